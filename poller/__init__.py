@@ -1,0 +1,1 @@
+"""Pinpoint → HiBob hire poller."""
