@@ -1,0 +1,570 @@
+"""The ledger: loads and saves rows of processed_applications. No business rules here.
+
+Every write is its own short transaction, committed before the caller makes its next outside
+call. Row writes by a worker are fenced on ``claimed_by``: a worker whose lease was taken over
+gets ``LeaseLost`` instead of overwriting the new owner's progress.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from poller.errors import PollerError, StoreError
+from poller.models import HireSummary
+from poller.schema import application_events as events_t
+from poller.schema import poller_state as state_t
+from poller.schema import processed_applications as apps_t
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+ACTIVE = ("pending", "in_progress")
+STATES = ("pending", "in_progress", "done", "failed", "baseline")
+
+
+class LeaseLost(PollerError):
+    """Another worker holds this row now: stop working on it."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One row of processed_applications, as loaded."""
+
+    application_id: str
+    state: str
+    attempts: int
+    next_attempt_at: datetime | None
+    claimed_by: str | None
+    lease_expires_at: datetime | None
+    hibob_employee_id: str | None
+    employee_link: str | None
+    cv_document_id: str | None
+    cv_status: str | None
+    pinpoint_comment_id: str | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    candidate_name: str | None
+    email: str | None
+    pinpoint_updated_at: datetime | None
+    create_started_at: datetime | None
+    cv_started_at: datetime | None
+    comment_started_at: datetime | None
+    last_error_step: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Event:
+    at: datetime
+    attempt: int
+    step: str
+    outcome: str
+    message: str | None
+    worker: str | None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _mask_url(text: str) -> str:
+    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
+
+
+def _store_errors(fn: Callable[P, T]) -> Callable[P, T]:
+    """Translate SQLAlchemy failures into StoreError at this boundary (no password inside)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except SQLAlchemyError as exc:
+            detail = _mask_url(str(getattr(exc, "orig", None) or exc).splitlines()[0])
+            raise StoreError(f"database error during {fn.__name__}: {detail}") from None
+
+    return wrapper
+
+
+def normalise_url(url: str) -> str:
+    """Let users write plain postgresql:// URLs: we ship psycopg 3, not psycopg2."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+        _sqlite_pragmas(engine)
+        return engine
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
+    )
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Drive transactions ourselves so that BEGIN IMMEDIATE takes the write lock up front:
+        # two processes upgrading read locks at once would otherwise fail with "locked".
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Ledger:
+    def __init__(self, url: str, *, pool_size: int = 5) -> None:
+        self.url = normalise_url(url)
+        self.engine = make_engine(self.url, pool_size=pool_size)
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # -- schema --------------------------------------------------------------------------
+    @_store_errors
+    def migrate(self) -> None:
+        from alembic import command
+        from alembic.config import Config
+
+        import migrations
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(migrations.__file__).parent))
+        cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    @_store_errors
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    @_store_errors
+    def schema_current(self) -> bool:
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        import migrations
+
+        script = ScriptDirectory(str(Path(migrations.__file__).parent))
+        with self.engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+        return current == script.get_current_head()
+
+    # -- poller_state ----------------------------------------------------------------------
+    @_store_errors
+    def get_state(self) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            return {r.key: r.value for r in conn.execute(select(state_t.c.key, state_t.c.value))}
+
+    @_store_errors
+    def set_state(self, values: dict[str, str], *, now: datetime | None = None) -> None:
+        now = now or utcnow()
+        with self._tx() as conn:
+            for key, value in values.items():
+                done = conn.execute(
+                    update(state_t).where(state_t.c.key == key).values(value=value, updated_at=now)
+                ).rowcount
+                if not done:
+                    conn.execute(insert(state_t).values(key=key, value=value, updated_at=now))
+
+    # -- discovery -------------------------------------------------------------------------
+    @_store_errors
+    def is_empty(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(apps_t.c.application_id).limit(1)).first() is None
+
+    @_store_errors
+    def known_ids(self, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for chunk in _chunks(ids, 500):
+                q = select(apps_t.c.application_id).where(apps_t.c.application_id.in_(chunk))
+                found.update(conn.execute(q).scalars())
+        return found
+
+    @_store_errors
+    def record_discovered(
+        self, hires: Sequence[HireSummary], *, baseline_before: datetime | None, now: datetime
+    ) -> dict[str, int]:
+        """Insert unseen hires: ``baseline`` if updated before ``baseline_before``, else pending.
+
+        Idempotent: a row that exists is left as it is, whoever inserted it first.
+        """
+        counts = {"pending": 0, "baseline": 0}
+        with self._tx() as conn:
+            for chunk in _chunks(hires, 500):
+                ids = [h.id for h in chunk]
+                existing = set(
+                    conn.execute(
+                        select(apps_t.c.application_id).where(apps_t.c.application_id.in_(ids))
+                    ).scalars()
+                )
+                rows = []
+                for h in chunk:
+                    if h.id in existing:
+                        continue
+                    existing.add(h.id)
+                    state = (
+                        "baseline"
+                        if baseline_before is not None and h.updated_at < baseline_before
+                        else "pending"
+                    )
+                    counts[state] += 1
+                    rows.append(
+                        {
+                            "application_id": h.id,
+                            "state": state,
+                            "attempts": 0,
+                            "pinpoint_updated_at": h.updated_at,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                    )
+                if rows:
+                    conn.execute(_insert_ignore(conn, rows))
+        return counts
+
+    @_store_errors
+    def promote_baseline(self, ids: Sequence[str], *, now: datetime) -> int:
+        """--backfill-since: baseline rows among ``ids`` become pending."""
+        n = 0
+        with self._tx() as conn:
+            for app_id in ids:
+                if conn.execute(
+                    update(apps_t)
+                    .where(apps_t.c.application_id == app_id, apps_t.c.state == "baseline")
+                    .values(state="pending", next_attempt_at=None, updated_at=now)
+                ).rowcount:
+                    n += 1
+                    conn.execute(
+                        insert(events_t).values(
+                            application_id=app_id,
+                            at=now,
+                            attempt=0,
+                            step="discover",
+                            outcome="backfill",
+                            message="promoted from baseline by --backfill-since",
+                        )
+                    )
+        return n
+
+    # -- claiming --------------------------------------------------------------------------
+    @_store_errors
+    def claim_next(
+        self, worker: str, *, lease_seconds: float, now: datetime, exclude: Iterable[str] = ()
+    ) -> Record | None:
+        """Take one due row under a lease, by a conditional UPDATE (safe across processes)."""
+        due = or_(
+            and_(
+                apps_t.c.state == "pending",
+                or_(apps_t.c.next_attempt_at.is_(None), apps_t.c.next_attempt_at <= now),
+            ),
+            and_(apps_t.c.state == "in_progress", apps_t.c.lease_expires_at < now),
+        )
+        skip = list(exclude)
+        for _ in range(20):  # another worker may win each candidate; try the next ones
+            with self._tx() as conn:
+                q = select(apps_t.c.application_id).where(due)
+                if skip:
+                    q = q.where(apps_t.c.application_id.not_in(skip))
+                candidates = list(
+                    conn.execute(
+                        q.order_by(apps_t.c.next_attempt_at, apps_t.c.created_at).limit(8)
+                    ).scalars()
+                )
+                if not candidates:
+                    return None
+                for app_id in candidates:
+                    won = conn.execute(
+                        update(apps_t)
+                        .where(apps_t.c.application_id == app_id, due)
+                        .values(
+                            state="in_progress",
+                            claimed_by=worker,
+                            lease_expires_at=now + timedelta(seconds=lease_seconds),
+                            attempts=apps_t.c.attempts + 1,
+                            updated_at=now,
+                        )
+                    ).rowcount
+                    if won:
+                        row = conn.execute(
+                            select(apps_t).where(apps_t.c.application_id == app_id)
+                        ).one()
+                        return Record(**row._asdict())
+                    skip.append(app_id)
+        return None
+
+    @_store_errors
+    def checkpoint(
+        self,
+        app_id: str,
+        worker: str,
+        *,
+        step: str,
+        outcome: str,
+        message: str | None = None,
+        lease_seconds: float | None = None,
+        now: datetime | None = None,
+        **values: Any,
+    ) -> None:
+        """Save progress and its history line in one commit, if this worker still owns the row."""
+        now = now or utcnow()
+        values["updated_at"] = now
+        if lease_seconds is not None:
+            values["lease_expires_at"] = now + timedelta(seconds=lease_seconds)
+        with self._tx() as conn:
+            n = conn.execute(
+                update(apps_t)
+                .where(
+                    apps_t.c.application_id == app_id,
+                    apps_t.c.claimed_by == worker,
+                    apps_t.c.state == "in_progress",
+                )
+                .values(**values)
+            ).rowcount
+            if n != 1:
+                raise LeaseLost(f"application {app_id}: the lease was taken over")
+            attempt = conn.execute(
+                select(apps_t.c.attempts).where(apps_t.c.application_id == app_id)
+            ).scalar_one()
+            conn.execute(
+                insert(events_t).values(
+                    application_id=app_id,
+                    at=now,
+                    attempt=attempt,
+                    step=step,
+                    outcome=outcome,
+                    message=message,
+                    worker=worker,
+                )
+            )
+
+    # -- reading ---------------------------------------------------------------------------
+    @_store_errors
+    def get(self, app_id: str) -> Record | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(apps_t).where(apps_t.c.application_id == app_id)).first()
+        return Record(**row._asdict()) if row else None
+
+    @_store_errors
+    def events(self, app_id: str) -> list[Event]:
+        q = select(events_t).where(events_t.c.application_id == app_id).order_by(events_t.c.id)
+        with self.engine.connect() as conn:
+            return [
+                Event(r.at, r.attempt, r.step, r.outcome, r.message, r.worker)
+                for r in conn.execute(q)
+            ]
+
+    @_store_errors
+    def rows(self, *, state: str | None = None, limit: int = 100) -> list[Record]:
+        q = select(apps_t).order_by(apps_t.c.updated_at.desc(), apps_t.c.application_id.desc())
+        if state:
+            q = q.where(apps_t.c.state == state)
+        if limit:
+            q = q.limit(limit)
+        with self.engine.connect() as conn:
+            return [Record(**r._asdict()) for r in conn.execute(q)]
+
+    @_store_errors
+    def counts(self) -> dict[str, int]:
+        q = select(apps_t.c.state, func.count()).group_by(apps_t.c.state)
+        with self.engine.connect() as conn:
+            found = {state: int(n) for state, n in conn.execute(q)}
+        return {s: found.get(s, 0) for s in STATES}
+
+    @_store_errors
+    def oldest_pending(self) -> datetime | None:
+        q = (
+            select(apps_t.c.created_at)
+            .where(apps_t.c.state.in_(ACTIVE))
+            .order_by(apps_t.c.created_at)
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            value: datetime | None = conn.execute(q).scalar()
+        return value
+
+    # -- operator actions ------------------------------------------------------------------
+    @_store_errors
+    def retry(self, app_ids: Sequence[str] | None, *, now: datetime, note: str) -> list[str]:
+        """Failed rows back to pending, attempts reset; progress columns are kept."""
+        with self._tx() as conn:
+            q = select(apps_t.c.application_id).where(apps_t.c.state == "failed")
+            if app_ids is not None:
+                q = q.where(apps_t.c.application_id.in_(app_ids))
+            ids = list(conn.execute(q).scalars())
+            for app_id in ids:
+                conn.execute(
+                    update(apps_t)
+                    .where(apps_t.c.application_id == app_id, apps_t.c.state == "failed")
+                    .values(
+                        state="pending",
+                        attempts=0,
+                        next_attempt_at=None,
+                        claimed_by=None,
+                        lease_expires_at=None,
+                        # A CV that was skipped gets another try; everything done stays done.
+                        cv_status=func.nullif(apps_t.c.cv_status, "skipped"),
+                        updated_at=now,
+                    )
+                )
+                conn.execute(
+                    insert(events_t).values(
+                        application_id=app_id,
+                        at=now,
+                        attempt=0,
+                        step="operator",
+                        outcome="retry",
+                        message=note,
+                    )
+                )
+        return ids
+
+    @_store_errors
+    def resolve(self, app_id: str, *, now: datetime, note: str) -> bool:
+        with self._tx() as conn:
+            n = conn.execute(
+                update(apps_t)
+                .where(apps_t.c.application_id == app_id, apps_t.c.state.in_(("failed", "pending")))
+                .values(
+                    state="done",
+                    completed_at=now,
+                    updated_at=now,
+                    claimed_by=None,
+                    lease_expires_at=None,
+                    next_attempt_at=None,
+                )
+            ).rowcount
+            if n:
+                conn.execute(
+                    insert(events_t).values(
+                        application_id=app_id,
+                        at=now,
+                        attempt=0,
+                        step="operator",
+                        outcome="resolved",
+                        message=note,
+                    )
+                )
+        return bool(n)
+
+    @_store_errors
+    def purge(self, app_id: str, *, now: datetime) -> bool:
+        """Forget a row's personal data; keep the fact that the application was handled."""
+        with self._tx() as conn:
+            n = conn.execute(
+                update(apps_t)
+                .where(apps_t.c.application_id == app_id)
+                .values(candidate_name=None, email=None, last_error=None, updated_at=now)
+            ).rowcount
+            if n:
+                conn.execute(delete(events_t).where(events_t.c.application_id == app_id))
+                conn.execute(
+                    insert(events_t).values(
+                        application_id=app_id,
+                        at=now,
+                        attempt=0,
+                        step="operator",
+                        outcome="purged",
+                        message="personal data removed",
+                    )
+                )
+        return bool(n)
+
+    @_store_errors
+    def release(self, app_id: str, worker: str, *, now: datetime, note: str) -> None:
+        """Give a claimed row back untouched (shutdown or an aborted cycle), attempt refunded."""
+        with self._tx() as conn:
+            n = conn.execute(
+                update(apps_t)
+                .where(
+                    apps_t.c.application_id == app_id,
+                    apps_t.c.claimed_by == worker,
+                    apps_t.c.state == "in_progress",
+                )
+                .values(
+                    state="pending",
+                    claimed_by=None,
+                    lease_expires_at=None,
+                    attempts=func.max(apps_t.c.attempts - 1, 0)
+                    if self.engine.dialect.name == "sqlite"
+                    else func.greatest(apps_t.c.attempts - 1, 0),
+                    updated_at=now,
+                )
+            ).rowcount
+            if n:
+                conn.execute(
+                    insert(events_t).values(
+                        application_id=app_id,
+                        at=now,
+                        attempt=0,
+                        step="worker",
+                        outcome="released",
+                        message=note,
+                        worker=worker,
+                    )
+                )
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _insert_ignore(conn: Connection, rows: list[dict[str, Any]]) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING in the dialect's own words."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return (
+            pg_insert(apps_t).values(rows).on_conflict_do_nothing(index_elements=["application_id"])
+        )
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return (
+        sqlite_insert(apps_t).values(rows).on_conflict_do_nothing(index_elements=["application_id"])
+    )

@@ -1,0 +1,114 @@
+"""The ledger's tables. Alembic's migrations create them; this module only describes them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC: SQLite keeps no offsets, PostgreSQL does."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError("the ledger stores only timezone-aware datetimes")
+        aware: datetime = value.astimezone(UTC)
+        return aware if dialect.name == "postgresql" else aware.replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+# Column names are the interface in design.md: people query this table directly.
+processed_applications = Table(
+    "processed_applications",
+    metadata,
+    Column("application_id", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime()),
+    Column("claimed_by", String(128)),
+    Column("lease_expires_at", UTCDateTime()),
+    Column("hibob_employee_id", String(64)),
+    Column("employee_link", String(16)),
+    Column("cv_document_id", String(64)),
+    Column("cv_status", String(16)),
+    Column("pinpoint_comment_id", String(64)),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("completed_at", UTCDateTime()),
+    # Beyond the contract: what a person needs to read a row, and the intent markers that
+    # make each step safe to repeat after a crash.
+    Column("candidate_name", String(300)),
+    Column("email", String(320)),
+    Column("pinpoint_updated_at", UTCDateTime()),
+    Column("create_started_at", UTCDateTime()),
+    Column("cv_started_at", UTCDateTime()),
+    Column("comment_started_at", UTCDateTime()),
+    Column("last_error_step", String(32)),
+    CheckConstraint(
+        "state IN ('pending','in_progress','done','failed','baseline')",
+        name="ck_processed_applications_state",
+    ),
+    Index("ix_processed_applications_state_next", "state", "next_attempt_at"),
+    Index("ix_processed_applications_updated_at", "updated_at"),
+)
+
+# One line per step outcome: `poller show` prints it as the row's history.
+application_events = Table(
+    "application_events",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column(
+        "application_id",
+        String(64),
+        ForeignKey("processed_applications.application_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("step", String(32), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("message", Text),
+    Column("worker", String(128)),
+    Index("ix_application_events_app", "application_id", "id"),
+)
+
+# Small key/value facts: the watermark, the last poll, the first cycle.
+poller_state = Table(
+    "poller_state",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
