@@ -1,0 +1,161 @@
+"""Finding hires: resolve the hired stages, list changes since the watermark, record them.
+
+The watermark arithmetic is pure (``plan_listing``, ``next_watermark``) and tested without I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+
+from poller.config import Settings
+from poller.ledger import Ledger
+from poller.models import HiredStages, Listing
+from poller.pinpoint import PinpointClient
+
+log = structlog.get_logger("poller.discovery")
+
+WATERMARK = "watermark"
+LAST_POLL = "last_poll_at"
+LAST_FULL = "last_full_listing_at"
+FIRST_CYCLE = "first_cycle_at"
+
+
+@dataclass(frozen=True)
+class ListingPlan:
+    since: datetime | None  # None: a full listing
+    first_cycle: bool
+    baseline_before: datetime | None  # first cycle only: older hires become `baseline`
+    reason: str
+
+
+def plan_listing(
+    *,
+    watermark: datetime | None,
+    table_empty: bool,
+    last_full: datetime | None,
+    now: datetime,
+    overlap: timedelta,
+    full_every: timedelta | None,
+    configured_backfill: datetime | None,
+    backfill_override: datetime | None,
+    filter_supported: bool,
+) -> ListingPlan:
+    """Decide what to ask Pinpoint for this cycle."""
+    first = watermark is None and table_empty
+    if first:
+        baseline_before = backfill_override or configured_backfill or now
+        return ListingPlan(None, True, baseline_before, "first cycle")
+    if backfill_override is not None:
+        return ListingPlan(backfill_override, False, None, "backfill")
+    if not filter_supported or watermark is None:
+        return ListingPlan(None, False, None, "full listing")
+    if full_every is not None and (last_full is None or now - last_full >= full_every):
+        return ListingPlan(None, False, None, "periodic reconciliation")
+    return ListingPlan(watermark - overlap, False, None, "incremental")
+
+
+def next_watermark(previous: datetime | None, listing_started: datetime) -> datetime:
+    """Never past the moment the listing started: changes after it may not be in it."""
+    return listing_started if previous is None else max(previous, listing_started)
+
+
+@dataclass(frozen=True)
+class DiscoveryResult:
+    listed: int
+    new_pending: int
+    new_baseline: int
+    promoted: int
+    requests: int
+    reason: str
+
+
+class Discovery:
+    """Keeps the hired-stage resolution and the filter support between cycles."""
+
+    def __init__(self, settings: Settings, pinpoint: PinpointClient, ledger: Ledger) -> None:
+        self.settings = settings
+        self.pinpoint = pinpoint
+        self.ledger = ledger
+        self._stages: HiredStages | None = None
+        self._stage_age = 0
+        self._filter_supported = settings.pinpoint.use_updated_filter
+
+    def hired_stages(self) -> HiredStages:
+        cfg = self.settings.pinpoint
+        if self._stages is None or self._stage_age >= cfg.stage_cache_cycles:
+            self._stages = self.pinpoint.resolve_hired_stages(
+                cfg.hired_stage_names, cfg.hired_stage_ids
+            )
+            self._stage_age = 0
+            if not self._stages.stage_ids:
+                log.warning("discovery.no_hired_stage", names=list(cfg.hired_stage_names))
+            for job in self._stages.jobs_without_hired_stage:
+                log.info("discovery.job_without_hired_stage", job_id=job.id, job=job.title)
+        self._stage_age += 1
+        return self._stages
+
+    def list(
+        self, *, now: datetime, backfill_override: datetime | None, record: bool = True
+    ) -> tuple[Listing, ListingPlan]:
+        state = self.ledger.get_state() if record else {}
+        watermark = _parse(state.get(WATERMARK))
+        plan = plan_listing(
+            watermark=watermark,
+            table_empty=self.ledger.is_empty() if record else True,
+            last_full=_parse(state.get(LAST_FULL)),
+            now=now,
+            overlap=timedelta(seconds=self.settings.discovery.overlap_seconds),
+            full_every=(
+                timedelta(hours=self.settings.discovery.full_reconcile_hours)
+                if self.settings.discovery.full_reconcile_hours
+                else None
+            ),
+            configured_backfill=self.settings.discovery.backfill_since,
+            backfill_override=backfill_override,
+            filter_supported=self._filter_supported,
+        )
+        stages = self.hired_stages()
+        if not stages.stage_ids:
+            return Listing((), True, 0), plan
+        listing = self.pinpoint.list_hired(stages.stage_ids, plan.since)
+        if plan.since is not None and not listing.used_updated_filter:
+            self._filter_supported = False  # logged and counted by the client, once
+        return listing, plan
+
+    def run(self, *, now: datetime, backfill_override: datetime | None) -> DiscoveryResult:
+        listing, plan = self.list(now=now, backfill_override=backfill_override)
+        counts = self.ledger.record_discovered(
+            listing.hires, baseline_before=plan.baseline_before, now=now
+        )
+        promoted = 0
+        if backfill_override is not None:
+            promoted = self.ledger.promote_baseline(
+                [h.id for h in listing.hires if h.updated_at >= backfill_override], now=now
+            )
+        watermark = _parse(self.ledger.get_state().get(WATERMARK))
+        values = {
+            WATERMARK: next_watermark(watermark, now).isoformat(),
+            LAST_POLL: now.isoformat(),
+        }
+        if plan.since is None:
+            values[LAST_FULL] = now.isoformat()
+        if plan.first_cycle:
+            values[FIRST_CYCLE] = now.isoformat()
+        self.ledger.set_state(values, now=now)
+        result = DiscoveryResult(
+            listed=len(listing.hires),
+            new_pending=counts["pending"],
+            new_baseline=counts["baseline"],
+            promoted=promoted,
+            requests=listing.requests,
+            reason=plan.reason,
+        )
+        log.info("discovery.done", **result.__dict__)
+        return result
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None

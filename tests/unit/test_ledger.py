@@ -1,0 +1,177 @@
+"""The ledger on SQLite and PostgreSQL: migrations from empty, claims, fencing, operator actions."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import inspect
+
+from poller.errors import StoreError
+from poller.ledger import LeaseLost, Ledger
+from poller.models import HireSummary
+
+NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def ledger(db_url: str) -> Iterator[Ledger]:
+    led = Ledger(db_url)
+    led.migrate()
+    yield led
+    led.dispose()
+
+
+def test_migration_from_empty_creates_the_contract_columns(db_url: str) -> None:
+    led = Ledger(db_url)
+    assert not led.schema_current()
+    led.migrate()
+    led.migrate()  # idempotent
+    assert led.schema_current()
+    cols = {c["name"] for c in inspect(led.engine).get_columns("processed_applications")}
+    contract = {
+        "application_id",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "claimed_by",
+        "lease_expires_at",
+        "hibob_employee_id",
+        "employee_link",
+        "cv_document_id",
+        "cv_status",
+        "pinpoint_comment_id",
+        "last_error",
+        "created_at",
+        "updated_at",
+        "completed_at",
+    }
+    assert contract <= cols
+    led.dispose()
+
+
+def test_discovery_insert_is_idempotent_and_baselines_old_hires(ledger: Ledger) -> None:
+    hires = [
+        HireSummary("1", NOW - timedelta(days=1)),
+        HireSummary("2", NOW - timedelta(days=400)),
+    ]
+    assert ledger.record_discovered(hires, baseline_before=NOW - timedelta(days=30), now=NOW) == {
+        "pending": 1,
+        "baseline": 1,
+    }
+    assert ledger.record_discovered(hires, baseline_before=None, now=NOW) == {
+        "pending": 0,
+        "baseline": 0,
+    }
+    assert ledger.counts()["baseline"] == 1
+    assert ledger.promote_baseline(["2"], now=NOW) == 1
+    assert ledger.get("2").state == "pending"  # type: ignore[union-attr]
+    assert [e.outcome for e in ledger.events("2")] == ["backfill"]
+
+
+def test_claim_is_exclusive_and_checkpoints_are_fenced(ledger: Ledger) -> None:
+    ledger.record_discovered([HireSummary("1", NOW)], baseline_before=None, now=NOW)
+    rec = ledger.claim_next("a", lease_seconds=60, now=NOW)
+    assert rec is not None and rec.attempts == 1 and rec.claimed_by == "a"
+    assert ledger.claim_next("b", lease_seconds=60, now=NOW) is None
+    ledger.checkpoint("1", "a", step="employee", outcome="created", hibob_employee_id="42")
+    with pytest.raises(LeaseLost):
+        ledger.checkpoint("1", "b", step="employee", outcome="created", hibob_employee_id="43")
+    # The lease expires: another worker takes the row over, and the first is fenced out.
+    later = NOW + timedelta(seconds=61)
+    taken = ledger.claim_next("b", lease_seconds=60, now=later)
+    assert taken is not None and taken.hibob_employee_id == "42" and taken.attempts == 2
+    with pytest.raises(LeaseLost):
+        ledger.checkpoint("1", "a", step="cv", outcome="uploaded", now=later)
+
+
+def test_pending_rows_wait_for_next_attempt_at(ledger: Ledger) -> None:
+    ledger.record_discovered([HireSummary("1", NOW)], baseline_before=None, now=NOW)
+    rec = ledger.claim_next("a", lease_seconds=60, now=NOW)
+    assert rec is not None
+    ledger.checkpoint(
+        "1",
+        "a",
+        step="fetch",
+        outcome="retry",
+        state="pending",
+        claimed_by=None,
+        next_attempt_at=NOW + timedelta(minutes=5),
+    )
+    assert ledger.claim_next("a", lease_seconds=60, now=NOW + timedelta(minutes=1)) is None
+    assert ledger.claim_next("a", lease_seconds=60, now=NOW + timedelta(minutes=6)) is not None
+
+
+def test_concurrent_claims_never_hand_out_a_row_twice(ledger: Ledger) -> None:
+    ids = [str(i) for i in range(40)]
+    ledger.record_discovered([HireSummary(i, NOW) for i in ids], baseline_before=None, now=NOW)
+    got: list[str] = []
+    lock = threading.Lock()
+
+    def worker(name: str) -> None:
+        while (rec := ledger.claim_next(name, lease_seconds=60, now=NOW)) is not None:
+            with lock:
+                got.append(rec.application_id)
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(got) == sorted(ids)
+
+
+def test_retry_resolve_purge_and_release(ledger: Ledger) -> None:
+    ledger.record_discovered([HireSummary("1", NOW)], baseline_before=None, now=NOW)
+    ledger.claim_next("a", lease_seconds=60, now=NOW)
+    ledger.checkpoint(
+        "1",
+        "a",
+        step="cv",
+        outcome="failed",
+        state="failed",
+        cv_status="skipped",
+        hibob_employee_id="42",
+        candidate_name="Zoë Example",
+        email="zoe@example.com",
+        last_error="CV too large",
+        claimed_by=None,
+    )
+    assert ledger.retry(["1"], now=NOW, note="poller retry") == ["1"]
+    rec = ledger.get("1")
+    assert rec is not None
+    assert (rec.state, rec.attempts, rec.cv_status, rec.hibob_employee_id) == (
+        "pending",
+        0,
+        None,
+        "42",
+    )
+    assert ledger.resolve("1", now=NOW, note="attached by hand")
+    assert ledger.get("1").state == "done"  # type: ignore[union-attr]
+    assert ledger.purge("1", now=NOW)
+    rec = ledger.get("1")
+    assert rec is not None and rec.email is None and rec.candidate_name is None
+    assert [e.outcome for e in ledger.events("1")] == ["purged"]
+
+    ledger.record_discovered([HireSummary("2", NOW)], baseline_before=None, now=NOW)
+    ledger.claim_next("a", lease_seconds=60, now=NOW)
+    ledger.release("2", "a", now=NOW, note="shutdown")
+    rec = ledger.get("2")
+    assert rec is not None and (rec.state, rec.attempts, rec.claimed_by) == ("pending", 0, None)
+
+
+def test_state_values_round_trip(ledger: Ledger) -> None:
+    ledger.set_state({"watermark": NOW.isoformat()}, now=NOW)
+    ledger.set_state({"watermark": "later"}, now=NOW)
+    assert ledger.get_state() == {"watermark": "later"}
+
+
+def test_unreachable_store_is_a_store_error_without_the_password() -> None:
+    led = Ledger("postgresql://poller:hunter2secret@127.0.0.1:1/nowhere")
+    with pytest.raises(StoreError) as err:
+        led.ping()
+    assert "hunter2secret" not in str(err.value)
+    assert err.value.__cause__ is None
+    led.dispose()
