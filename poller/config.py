@@ -1,0 +1,593 @@
+"""Settings: defaults < config.toml < env ``POLLER_<SECTION>__<KEY>`` < CLI overrides; secrets.
+
+Everything is validated once, by pydantic, into frozen models; unknown keys are errors.
+Every problem is collected and raised together as one ``ConfigError``, each line naming the
+key and where its value came from, e.g. ``worker.concurrency: Input should be less than
+or equal to 32 (from env POLLER_WORKER__CONCURRENCY)``.
+
+Why the layering is done here rather than by pydantic-settings' sources: those stop at the
+first bad env value and lose track of which layer a value came from, and both are part of the
+contract ("every problem listed", naming its source).
+
+Secrets (``PINPOINT_API_KEY``, ``HIBOB_BASE64_TOKEN``, or their ``*_FILE`` forms) come only
+from the environment; a secret-looking key in config.toml is an error. Loaded secrets are
+registered with ``poller.redact`` at once, so they are masked in every log line.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import json
+import os
+import re
+import tomllib
+import typing
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from poller import redact
+from poller.errors import ConfigError
+from poller.mapping import reserved_path_conflict, template_names
+
+__all__ = [
+    "CVSettings",
+    "ConfigFile",
+    "DatabaseSettings",
+    "DiscoverySettings",
+    "HTTPSettings",
+    "HiBobSettings",
+    "LoggingSettings",
+    "MappingSettings",
+    "PinpointSettings",
+    "ScheduleSettings",
+    "ServerSettings",
+    "Settings",
+    "WorkerSettings",
+    "is_loopback_host",
+    "load_settings",
+]
+
+DEFAULT_CONFIG_PATH = "config.toml"
+ENV_PREFIX = "POLLER_"
+# Settings attribute -> env var holding it (the names of the original integration).
+SECRET_ENV = {"pinpoint_api_key": "PINPOINT_API_KEY", "hibob_base64_token": "HIBOB_BASE64_TOKEN"}
+_SECRET_KEY = re.compile(r"(?i)(api_?key|token|password|passwd|secret|credential)")
+_FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1 (also written as [::1] or ::ffff:127.x.y.z)."""
+    name = host.strip().strip("[]").lower().rstrip(".")
+    if name == "localhost":
+        return True
+    try:
+        addr = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped.is_loopback
+    return addr.is_loopback
+
+
+def _base_url(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http(s) URL, e.g. https://api.hibob.com/v1")
+    if parts.username or parts.password:
+        raise ValueError("must not carry credentials; secrets come from the environment")
+    if parts.query or parts.fragment:
+        raise ValueError("must not have a query string or fragment")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ValueError("must use https (plain http is allowed only for loopback hosts)")
+    return value.strip().rstrip("/")
+
+
+def _stripped_non_empty(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+BaseURL = Annotated[str, AfterValidator(_base_url)]
+NonEmptyStr = Annotated[str, AfterValidator(_stripped_non_empty)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PinpointSettings(_Section):
+    base_url: BaseURL = "https://developers-test.pinpointhq.com/api/v1"
+    hired_stage_names: tuple[NonEmptyStr, ...] = ("Hired",)
+    hired_stage_ids: tuple[NonEmptyStr, ...] = Field(default=(), validate_default=True)
+    requests_per_second: float = Field(default=2.0, gt=0)
+    page_size: int = Field(default=100, ge=1, le=100)
+    use_updated_filter: bool = True
+    stage_cache_cycles: int = Field(default=12, ge=1)
+
+    @field_validator("hired_stage_ids")
+    @classmethod
+    def _some_stage(cls, ids: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if not ids and info.data.get("hired_stage_names") == ():
+            raise ValueError("set hired_stage_names or hired_stage_ids (both are empty)")
+        return ids
+
+
+class HiBobSettings(_Section):
+    base_url: BaseURL = "https://api.hibob.com/v1"
+    on_existing_employee: Literal["link", "fail"] = "link"
+    create_per_minute: int = Field(default=10, ge=0)
+    search_per_minute: int = Field(default=50, ge=0)
+    documents_per_minute: int = Field(default=0, ge=0)
+    document_folder: Literal["shared", "confidential"] = "shared"
+    document_tags: tuple[NonEmptyStr, ...] = ("CV",)
+    lookup_wait_seconds: float = Field(default=25, ge=0)
+    lookup_interval_seconds: float = Field(default=2, gt=0)
+
+
+class HTTPSettings(_Section):
+    connect_timeout_seconds: float = Field(default=5, gt=0)
+    read_timeout_seconds: float = Field(default=10, gt=0)
+    max_retries: int = Field(default=4, ge=0)
+    backoff_base_seconds: float = Field(default=0.5, ge=0)
+    backoff_max_seconds: float = Field(default=30, ge=0)
+    ca_bundle: Path | None = None
+    max_response_bytes: int = Field(default=5_000_000, gt=0)
+
+    @field_validator("backoff_max_seconds")
+    @classmethod
+    def _max_above_base(cls, value: float, info: ValidationInfo) -> float:
+        base = info.data.get("backoff_base_seconds")
+        if base is not None and value < base:
+            raise ValueError("must be at least http.backoff_base_seconds")
+        return value
+
+    @field_validator("ca_bundle", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+
+class WorkerSettings(_Section):
+    concurrency: int = Field(default=4, ge=1, le=32)
+    lease_seconds: int = Field(default=300, ge=1)
+    max_attempts: int = Field(default=5, ge=1)
+    retry_base_seconds: float = Field(default=30, ge=0)
+    retry_max_seconds: float = Field(default=3600, ge=0)
+
+    @field_validator("retry_max_seconds")
+    @classmethod
+    def _max_above_base(cls, value: float, info: ValidationInfo) -> float:
+        base = info.data.get("retry_base_seconds")
+        if base is not None and value < base:
+            raise ValueError("must be at least worker.retry_base_seconds")
+        return value
+
+
+class DatabaseSettings(_Section):
+    url: NonEmptyStr = "sqlite:///poller.db"
+    auto_migrate: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _sqlalchemy_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        # We ship psycopg 3; SQLAlchemy's bare "postgresql://" means psycopg2, and it no longer
+        # accepts "postgres://" at all. Rewrite both, as users write them, to our driver.
+        value = re.sub(r"^(?i:postgres|postgresql)://", "postgresql+psycopg://", value.strip())
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError):
+            # The URL itself may hold a password: never echo it.
+            raise ValueError(
+                "not a valid SQLAlchemy URL (e.g. sqlite:///poller.db or postgresql://user@host/db)"
+            ) from None
+        return value
+
+
+class ScheduleSettings(_Section):
+    interval_seconds: int = Field(default=300, ge=5)
+    misfire_grace_seconds: int = Field(default=60, ge=1)
+    health_stale_intervals: int = Field(default=3, ge=1)
+
+
+class DiscoverySettings(_Section):
+    backfill_since: datetime | None = None
+    overlap_seconds: int = Field(default=600, ge=0)
+    full_reconcile_hours: float = Field(default=24, ge=0)  # 0 = never
+
+    @field_validator("backfill_since", mode="before")
+    @classmethod
+    def _date_or_datetime(cls, value: object) -> object:
+        if value is None or value == "":
+            return None
+        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+            return datetime.combine(date.fromisoformat(value.strip()), time(), tzinfo=UTC)
+        if isinstance(value, date) and not isinstance(value, datetime):  # a TOML date literal
+            return datetime.combine(value, time(), tzinfo=UTC)
+        return value
+
+    @field_validator("backfill_since")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class MappingSettings(_Section):
+    site_map: dict[str, NonEmptyStr] = {}
+    default_site: str | None = None
+    department_map: dict[str, NonEmptyStr] = {}
+    title_map: dict[str, NonEmptyStr] = {}
+    default_start_offset_days: int = Field(default=14, ge=0, le=365)
+    email_field: Literal["work", "personal"] = "work"
+    work_email_template: str = Field(default="", validate_default=True)
+    extra_fields: dict[str, str] = Field(default={}, validate_default=True)
+
+    @field_validator("default_site", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("work_email_template")
+    @classmethod
+    def _template_when_personal(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip()
+        if not value:
+            if info.data.get("email_field") == "personal":
+                raise ValueError(
+                    'required when email_field = "personal", e.g. "{first}.{last}@acme.com"'
+                )
+            return value
+        names = template_names(value)  # ValueError on a malformed template
+        unknown = sorted(set(names) - {"first", "last"})
+        if unknown:
+            raise ValueError(f"may use only {{first}} and {{last}}, not {{{unknown[0]}}}")
+        if value.count("@") != 1 or value.endswith("@"):
+            raise ValueError('must look like "{first}.{last}@acme.com"')
+        return value
+
+    @field_validator("extra_fields")
+    @classmethod
+    def _extra_fields(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        email_field = info.data.get("email_field", "work")
+        for path, template in value.items():
+            if not _FIELD_PATH.match(path):
+                raise ValueError(f"{path!r}: not a dotted HiBob field path like work.custom.x")
+            conflict = reserved_path_conflict(path, email_field)
+            if conflict:
+                raise ValueError(f"{path!r}: {conflict}")
+            try:
+                template_names(template)
+            except ValueError as exc:
+                raise ValueError(f"{path!r}: {exc}") from None
+        return value
+
+
+class CVSettings(_Section):
+    mode: Literal["url", "upload"] = "url"
+    allowed_hosts: tuple[str, ...] = ("pinpointhq.com", "amazonaws.com")
+    max_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_suffixes(cls, hosts: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = []
+        for host in hosts:
+            suffix = host.strip().lower().lstrip(".")
+            if not re.fullmatch(r"[a-z0-9]([a-z0-9.\-]*[a-z0-9])?", suffix):
+                raise ValueError(f"{host!r} is not a host name suffix like amazonaws.com")
+            cleaned.append(suffix)
+        return tuple(cleaned)
+
+
+class ServerSettings(_Section):
+    host: NonEmptyStr = "0.0.0.0"  # noqa: S104 - the container's probe port must be reachable
+    port: int = Field(default=8000, ge=0, le=65535)  # 0 = off
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "text", "auto"] = "auto"
+
+    @field_validator("level", "format", mode="before")
+    @classmethod
+    def _case_insensitive(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.strip().upper() if info.field_name == "level" else value.strip().lower()
+
+
+class ConfigFile(_Section):
+    """The schema of config.toml: its sections, nothing else."""
+
+    pinpoint: PinpointSettings = PinpointSettings()
+    hibob: HiBobSettings = HiBobSettings()
+    http: HTTPSettings = HTTPSettings()
+    worker: WorkerSettings = WorkerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    discovery: DiscoverySettings = DiscoverySettings()
+    mapping: MappingSettings = MappingSettings()
+    cv: CVSettings = CVSettings()
+    server: ServerSettings = ServerSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+
+class Settings(ConfigFile):
+    """The validated, frozen configuration, plus the secrets (None when not set)."""
+
+    pinpoint_api_key: SecretStr | None = None
+    hibob_base64_token: SecretStr | None = None
+    config_path: str | None = None
+
+    def require_secrets(self, *, pinpoint: bool = True, hibob: bool = True) -> None:
+        """Raise ConfigError listing each needed secret that is not set, and how to set it."""
+        wanted = {"pinpoint_api_key": pinpoint, "hibob_base64_token": hibob}
+        problems = [
+            f"{var}: not set (set the env var {var}, or {var}_FILE to the path of a file "
+            "holding it)"
+            for attr, var in SECRET_ENV.items()
+            if wanted[attr] and getattr(self, attr) is None
+        ]
+        if problems:
+            raise ConfigError(problems)
+
+    def secret_values(self) -> list[str]:
+        """The raw secrets, and HiBob's decoded "<service-user-id>:<token>", for redaction."""
+        values = [
+            s.get_secret_value() for s in (self.pinpoint_api_key, self.hibob_base64_token) if s
+        ]
+        if self.hibob_base64_token is not None:
+            try:
+                decoded = base64.b64decode(
+                    self.hibob_base64_token.get_secret_value(), validate=True
+                )
+                values.append(decoded.decode("utf-8"))
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                pass  # not base64: HiBob will refuse it, and the raw form is masked anyway
+        return values
+
+    def database_url_for_display(self) -> str:
+        """database.url with any password masked."""
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.database.url).render_as_string(hide_password=True)
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+class _Layers:
+    """Merges the layers into one dict and remembers which layer set each (section, key)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+        self.source: dict[tuple[str, ...], str] = {}
+
+    def add(self, layer: Mapping[str, Any], label: str) -> None:
+        for section, values in layer.items():
+            self.source.setdefault((section,), label)
+            if not isinstance(values, Mapping):
+                self.data[section] = values
+                self.source[(section,)] = label
+                continue
+            merged = self.data.get(section)
+            if not isinstance(merged, dict):  # never the caller's dict: we write into it
+                merged = self.data[section] = {}
+            for key, value in values.items():
+                merged[key] = value
+                self.source[(section, key)] = label
+
+    def label(self, loc: tuple[str | int, ...]) -> str | None:
+        key = tuple(str(p) for p in loc[:2])
+        return self.source.get(key) or self.source.get(key[:1])
+
+
+def _secret_key_problems(data: Mapping[str, Any], label: str) -> list[str]:
+    """Secret-looking keys anywhere but inside the mapping's user-data tables."""
+    problems = []
+    for section, values in data.items():
+        if section == "secrets" or _SECRET_KEY.search(section):
+            problems.append(
+                f"{section}: secrets don't belong in the config; set PINPOINT_API_KEY and "
+                f"HIBOB_BASE64_TOKEN (or their *_FILE forms) in the environment ({label})"
+            )
+            continue
+        if isinstance(values, Mapping):
+            problems.extend(
+                f"{section}.{key}: secrets don't belong in the config; set "
+                f"{_secret_env_hint(section)} (or its *_FILE form) in the environment ({label})"
+                for key in values
+                if _SECRET_KEY.search(key)
+            )
+    return problems
+
+
+def _secret_env_hint(section: str) -> str:
+    return {"pinpoint": "PINPOINT_API_KEY", "hibob": "HIBOB_BASE64_TOKEN"}.get(
+        section, "PINPOINT_API_KEY / HIBOB_BASE64_TOKEN"
+    )
+
+
+def _strip_secret_keys(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Drop what ``_secret_key_problems`` reported, so it is not reported twice."""
+    out: dict[str, Any] = {}
+    for section, values in data.items():
+        if section == "secrets" or _SECRET_KEY.search(section):
+            continue
+        if isinstance(values, Mapping):
+            out[section] = {k: v for k, v in values.items() if not _SECRET_KEY.search(k)}
+        else:
+            out[section] = values
+    return out
+
+
+def _read_toml(path: str, explicit: bool, problems: list[str]) -> dict[str, Any] | None:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        if explicit:
+            problems.append(f"config file {path}: not found")
+        return None
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(f"config file {path}: invalid TOML: {exc}")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(f"config file {path}: can't be read: {exc}")
+    return None
+
+
+def _wants_json(section: str, key: str) -> bool:
+    """Whether an env value for section.key must be JSON (lists and tables)."""
+    section_field = ConfigFile.model_fields.get(section)
+    if section_field is None or not isinstance(section_field.annotation, type):
+        return False
+    key_field = section_field.annotation.model_fields.get(key)
+    if key_field is None:
+        return False
+    annotation = key_field.annotation
+    return (typing.get_origin(annotation) or annotation) in (list, tuple, dict)
+
+
+def _env_layers(env: Mapping[str, str], problems: list[str]) -> list[tuple[dict[str, Any], str]]:
+    """One single-key layer per POLLER_<SECTION>__<KEY> variable, sorted for stable output."""
+    layers = []
+    for name in sorted(env):
+        if not name.upper().startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        raw = env[name]
+        label = f"env {name}"
+        value: Any = raw
+        if _SECRET_KEY.search(key) or _SECRET_KEY.search(section):
+            problems.append(
+                f"{section}.{key}: secrets don't belong here; set {_secret_env_hint(section)} "
+                f"(or its *_FILE form) instead (from {label})"
+            )
+            continue
+        if _wants_json(section, key):
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                problems.append(f"{section}.{key}: not valid JSON ({exc.msg}) (from {label})")
+                continue
+        layers.append(({section: {key: value}}, label))
+    return layers
+
+
+def _read_secrets(env: Mapping[str, str], problems: list[str]) -> dict[str, SecretStr | None]:
+    secrets: dict[str, SecretStr | None] = {}
+    for attr, var in SECRET_ENV.items():
+        direct = env.get(var, "").strip()
+        file_path = env.get(f"{var}_FILE", "").strip()
+        secrets[attr] = None
+        if direct and file_path:
+            problems.append(f"{var}: both {var} and {var}_FILE are set; set only one")
+        elif file_path:
+            try:
+                content = Path(file_path).read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = getattr(exc, "strerror", None) or type(exc).__name__
+                problems.append(f"{var}_FILE: can't read {file_path}: {reason}")
+            else:
+                if content:
+                    secrets[attr] = SecretStr(content)
+                else:
+                    problems.append(f"{var}_FILE: {file_path} is empty")
+        elif direct:
+            secrets[attr] = SecretStr(direct)
+    return secrets
+
+
+def _error_lines(exc: ValidationError, layers: _Layers) -> list[str]:
+    lines = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = tuple(err["loc"])
+        where = ".".join(str(p) for p in loc) or "config"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown section" if len(loc) == 1 else "unknown key"
+        label = layers.label(loc)
+        lines.append(f"{where}: {message}" + (f" (from {label})" if label else ""))
+    return lines
+
+
+def load_settings(
+    path: str | None = None,
+    overrides: Mapping[str, Mapping[str, object]] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Load and validate the configuration; raise ConfigError listing every problem found.
+
+    ``path``: the --config value; else env POLLER_CONFIG; else ./config.toml, which may be
+    absent (then the defaults apply). ``overrides`` come from CLI flags and win over all.
+    ``env`` defaults to os.environ. Overrides whose value is None are ignored (a flag not
+    given). Loaded secrets are registered with ``poller.redact``.
+    """
+    environ: Mapping[str, str] = os.environ if env is None else env
+    problems: list[str] = []
+    layers = _Layers()
+
+    explicit = path or environ.get("POLLER_CONFIG") or None
+    config_path = explicit or DEFAULT_CONFIG_PATH
+    file_data = _read_toml(config_path, explicit is not None, problems)
+    if file_data is not None:
+        problems.extend(_secret_key_problems(file_data, f"from {config_path}"))
+        layers.add(_strip_secret_keys(file_data), config_path)
+    for layer, label in _env_layers(environ, problems):
+        layers.add(layer, label)
+    if overrides:
+        # A flag that was not given arrives as None: it must not hide the file's value.
+        given = {
+            section: {k: v for k, v in values.items() if v is not None}
+            for section, values in overrides.items()
+        }
+        layers.add(given, "command line")
+    secrets = _read_secrets(environ, problems)
+
+    sections: ConfigFile | None = None
+    try:
+        sections = ConfigFile.model_validate(layers.data)
+    except ValidationError as exc:
+        problems.extend(_error_lines(exc, layers))
+    if problems or sections is None:
+        raise ConfigError(problems)
+
+    settings = Settings(
+        **{name: getattr(sections, name) for name in ConfigFile.model_fields},
+        **secrets,
+        config_path=config_path if file_data is not None else None,
+    )
+    for value in settings.secret_values():
+        redact.register_secret(value)
+    return settings

@@ -1,0 +1,168 @@
+"""Structured logging: one line per event, JSON off a terminal, every value redacted.
+
+Both structlog loggers and stdlib loggers (alembic, apscheduler, urllib3, ...) end in one
+``logging`` handler whose ``ProcessorFormatter`` adds the timestamp and level, renders the
+exception, masks secrets (see ``poller.redact``) and renders JSON or console text. Redaction
+runs last before rendering, on every string value, nested ones and tracebacks included.
+
+Context for the current unit of work travels in contextvars::
+
+    bind(cycle_id="c-12", application_id="8863902")   # added to every line from here on
+    bind(step="employee")
+    unbind("step")
+    with bound(step="cv"):                             # bound for the block only
+        log.info("cv.uploaded")
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import IO, Any
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+from poller.redact import redact
+
+__all__ = ["bind", "bound", "clear_context", "configure_logging", "get_logger", "unbind"]
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+FORMATS = ("json", "text", "auto")
+# Libraries that are chatty at INFO; their warnings and errors still come through.
+NOISY_LOGGERS = ("alembic", "apscheduler", "urllib3", "requests", "sqlalchemy")
+_PRIMITIVES = (str, int, float, bool, type(None))
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, _PRIMITIVES):
+        return value
+    if isinstance(value, Mapping):
+        return {k: _redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_redact_value(v) for v in value]
+    # Anything else would be rendered with str()/repr() by the renderer, unredacted: do it here.
+    if isinstance(value, BaseException):
+        return redact(f"{type(value).__name__}: {value}")
+    return redact(str(value))
+
+
+def redact_event(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """structlog processor: mask secrets in every value, recursively."""
+    return {key: _redact_value(value) for key, value in event_dict.items()}
+
+
+def _shared_processors() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+    ]
+
+
+def _is_tty(stream: IO[str]) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty()) if callable(isatty) else False
+    except ValueError:  # a closed stream
+        return False
+
+
+class _PollerHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Marks the handler this module installed, so a second configure replaces it."""
+
+
+def configure_logging(level: str, fmt: str, *, stream: IO[str] | None = None) -> None:
+    """Send all logging to ``stream`` (default stderr, so stdout stays for command output).
+
+    ``fmt`` is "json", "text", or "auto" (text on a TTY, JSON otherwise). Safe to call again:
+    the previous handler is replaced.
+    """
+    level_name = level.upper()
+    if level_name not in LEVELS:
+        raise ValueError(f"log level must be one of {', '.join(LEVELS)}")
+    if fmt not in FORMATS:
+        raise ValueError(f"log format must be one of {', '.join(FORMATS)}")
+    out: IO[str] = stream if stream is not None else sys.stderr
+    tty = _is_tty(out)
+
+    renderer: Processor
+    if fmt == "json" or (fmt == "auto" and not tty):
+        renderer = structlog.processors.JSONRenderer()
+    else:
+        # Tracebacks are already plain text (and redacted) by the time they get here.
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=tty, exception_formatter=structlog.dev.plain_traceback
+        )
+
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_shared_processors(),
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            redact_event,
+            renderer,
+        ],
+    )
+    handler = _PollerHandler(out)
+    handler.setFormatter(formatter)
+
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _PollerHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    numeric = logging.getLevelName(level_name)
+    root.setLevel(numeric)
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
+
+    structlog.reset_defaults()
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *_shared_processors(),
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.processors.StackInfoRenderer(),
+            # Redacted here too, so any other handler on the root logger (pytest's caplog,
+            # an error tracker) never sees the raw event either.
+            structlog.processors.format_exc_info,
+            redact_event,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        # Not cached: a later configure_logging (tests, `poller run` after `check`) must apply.
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
+    """A structlog logger; ``name`` is the stdlib logger name (shown as ``logger``)."""
+    return structlog.stdlib.get_logger(name) if name else structlog.stdlib.get_logger()
+
+
+def bind(**kw: object) -> None:
+    """Add keys (cycle_id, application_id, step, ...) to every log line of this context."""
+    structlog.contextvars.bind_contextvars(**kw)
+
+
+def unbind(*keys: str) -> None:
+    """Remove keys added with ``bind``."""
+    structlog.contextvars.unbind_contextvars(*keys)
+
+
+def clear_context() -> None:
+    """Remove every bound key (start of a cycle, or between tests)."""
+    structlog.contextvars.clear_contextvars()
+
+
+@contextmanager
+def bound(**kw: object) -> Iterator[None]:
+    """Bind keys for the duration of a ``with`` block, restoring the previous values after."""
+    with structlog.contextvars.bound_contextvars(**kw):
+        yield

@@ -1,0 +1,350 @@
+"""Pure mapping: a Pinpoint ``Application`` -> the body of HiBob ``POST /people``.
+
+No I/O and no clock: ``today`` and HiBob's company lists are passed in, so every rule is a
+table test. A hire that can't be mapped raises ``MappingError(field, message, fix)``, whose
+fix names the Pinpoint field or config key to change; the row then fails with that text.
+
+Values are NFC-normalised, stripped of control and bidi-override characters, whitespace is
+collapsed, and lengths are bounded; emails are trimmed, lower-cased and checked.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import string
+import unicodedata
+from collections.abc import Collection, Iterable, Mapping
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from poller.errors import MappingError
+from poller.models import Application, EmployeePayload
+
+if TYPE_CHECKING:
+    from poller.config import MappingSettings
+
+__all__ = [
+    "CORE_FIELD_PATHS",
+    "build_employee",
+    "clean",
+    "closest",
+    "comment_text",
+    "reserved_path_conflict",
+    "template_names",
+    "work_email",
+]
+
+# Paths the mapping sets itself; mapping.extra_fields may not write into or over them.
+CORE_FIELD_PATHS = (
+    "firstName",
+    "surname",
+    "email",
+    "work.site",
+    "work.startDate",
+    "work.title",
+    "work.department",
+)
+PERSONAL_EMAIL_PATH = "home.privateEmail"
+MAX_TEXT = 255
+MAX_EXTRA = 1000
+MAX_EMAIL = 254
+MAX_COMMENT = 500
+
+_BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_EMAIL = re.compile(
+    r"^(?=.{1,64}@)[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+)
+# Letters NFKD does not decompose into ASCII (applied after lower-casing).
+_FOLD = str.maketrans(
+    {
+        "ß": "ss",
+        "ø": "o",
+        "æ": "ae",
+        "œ": "oe",
+        "ł": "l",
+        "đ": "d",
+        "ð": "d",
+        "þ": "th",
+        "\u0131": "i",
+    }
+)
+_HIBOB_LIST_FIELDS = (
+    ("work.site", "site"),
+    ("work.department", "department"),
+    ("work.title", "title"),
+)
+_LIST_FIX = {
+    "site": "map it in mapping.site_map (or mapping.default_site), or add it to HiBob's site list",
+    "department": "map it in mapping.department_map, or add it to HiBob's department list",
+    "title": "map it in mapping.title_map, or add it to HiBob's title list",
+}
+
+
+def clean(value: object, limit: int = MAX_TEXT) -> str:
+    """Printable, single-line, NFC text of at most ``limit`` characters."""
+    text = unicodedata.normalize("NFC", str(value))
+    text = "".join(
+        " " if ch.isspace() else ch
+        for ch in text
+        if ch.isspace() or (unicodedata.category(ch) != "Cc" and ch not in _BIDI_CONTROLS)
+    )
+    return " ".join(text.split())[:limit].strip()
+
+
+def closest(value: str, choices: Iterable[str], n: int = 3) -> list[str]:
+    """The existing names nearest to ``value``: case-insensitive equals first, then fuzzy."""
+    unique = list(dict.fromkeys(choices))
+    by_fold = {c.casefold(): c for c in unique}
+    same = [c for c in unique if c.casefold() == value.casefold()]
+    fuzzy = difflib.get_close_matches(value.casefold(), list(by_fold), n=n, cutoff=0.6)
+    return (same + [by_fold[f] for f in fuzzy if by_fold[f] not in same])[:n]
+
+
+def template_names(template: str) -> list[str]:
+    """The ``{name}`` placeholders of a template; ValueError when it is malformed."""
+    names = []
+    for _literal, name, spec, conversion in string.Formatter().parse(template):
+        if name is None:
+            continue
+        if not name.isidentifier():
+            raise ValueError(f"{{{name}}} is not a placeholder like {{application_id}}")
+        if spec or conversion:
+            raise ValueError(f"{{{name}}}: format specs and conversions are not supported")
+        names.append(name)
+    return names
+
+
+def reserved_path_conflict(path: str, email_field: str) -> str | None:
+    """Why ``path`` can't be an extra field (it overlaps a core field), or None."""
+    reserved = CORE_FIELD_PATHS + ((PERSONAL_EMAIL_PATH,) if email_field == "personal" else ())
+    for core in reserved:
+        if path == core or core.startswith(path + ".") or path.startswith(core + "."):
+            return f"collides with the core field {core}, which the mapping sets itself"
+    return None
+
+
+def _render(template: str, values: Mapping[str, str | None], path: str) -> str:
+    try:
+        parsed = list(string.Formatter().parse(template))
+        template_names(template)
+    except ValueError as exc:
+        raise MappingError(path, f"bad template in mapping.extra_fields: {exc}") from None
+    out = []
+    for literal, name, _spec, _conversion in parsed:
+        out.append(literal)
+        if name is None:
+            continue
+        value = values.get(name)
+        if not value:
+            raise MappingError(
+                path,
+                f"mapping.extra_fields[{path!r}] uses {{{name}}}, which this application "
+                "doesn't have",
+                f"fill in {name} in Pinpoint, or change mapping.extra_fields[{path!r}]",
+            )
+        out.append(value)
+    return "".join(out)
+
+
+def _email_part(name: str) -> str:
+    folded = unicodedata.normalize("NFKD", name.lower().translate(_FOLD))
+    ascii_only = "".join(ch for ch in folded if ch.isascii() and (ch.isalnum() or ch == "-"))
+    return re.sub(r"-{2,}", "-", ascii_only).strip("-")
+
+
+def _work_email(template: str, first: str, last: str, app_id: str | None) -> str:
+    fix = (
+        "create the employee in HiBob by hand, then "
+        f"`poller resolve {app_id or '<application id>'}`, or change mapping.work_email_template"
+    )
+    try:
+        names = template_names(template)
+    except ValueError as exc:
+        raise MappingError("mapping.work_email_template", str(exc)) from None
+    if not template.strip() or set(names) - {"first", "last"}:
+        raise MappingError("mapping.work_email_template", 'must be like "{first}.{last}@acme.com"')
+    parts = {"first": _email_part(first), "last": _email_part(last)}
+    for key in names:
+        if not parts[key]:
+            raise MappingError(
+                "email",
+                f"can't build a work email: the candidate's {key} name has no letters "
+                "usable in an email address (a-z, 0-9)",
+                fix,
+            )
+    address = template.format_map(parts).strip().lower()
+    if len(address) > MAX_EMAIL or not _EMAIL.match(address):
+        raise MappingError(
+            "email", "the work email built from mapping.work_email_template is not valid", fix
+        )
+    return address
+
+
+def work_email(template: str, first: str, last: str) -> str:
+    """``template`` over ASCII-folded names: "{first}.{last}@acme.com" + José Núñez ->
+    jose.nunez@acme.com. Spaces and apostrophes go, hyphens stay. MappingError when a name
+    folds to nothing (e.g. a CJK-only name) or the result is not a valid email."""
+    return _work_email(template, first, last, None)
+
+
+def comment_text(employee_id: str, link: str, first: str | None, last: str | None) -> str:
+    """The Pinpoint comment body: plain text, one line, bounded."""
+    name = clean(" ".join(p for p in (first, last) if p), 200)
+    ident = clean(employee_id, 64)
+    who = f" for {name}" if name else ""
+    if link == "created":
+        text = f"Employee created in HiBob with ID {ident}{who}."
+    elif link == "linked_existing":
+        text = f"Linked to existing HiBob employee ID {ident}{who} (already in HiBob)."
+    else:
+        raise ValueError(f"unknown employee link {link!r}")
+    return clean(text, MAX_COMMENT)
+
+
+def _lookup(table: Mapping[str, str], key: str) -> str | None:
+    """Exact key first, then case-insensitively (Pinpoint's casing drifts)."""
+    if key in table:
+        return table[key]
+    folded = key.casefold()
+    return next((v for k, v in table.items() if k.casefold() == folded), None)
+
+
+def _name(app: Application, attr: str, label: str) -> str:
+    value = clean(getattr(app, attr) or "")
+    if not value:
+        raise MappingError(
+            attr,
+            f"application {app.id} has no {label}: anonymised screening hides candidate "
+            "details, or it was never entered",
+            f"complete the candidate's {label} in Pinpoint, then `poller retry {app.id}`",
+        )
+    return value
+
+
+def _candidate_email(app: Application) -> str:
+    fix = f"complete the candidate's email in Pinpoint, then `poller retry {app.id}`"
+    email = clean(app.email or "", MAX_EMAIL + 1).lower()
+    if not email:
+        raise MappingError(
+            "email",
+            f"application {app.id} has no email: the candidate is anonymised (anonymised "
+            "screening hides details) or has no email",
+            fix,
+        )
+    if len(email) > MAX_EMAIL or not _EMAIL.match(email):
+        raise MappingError("email", f"application {app.id}: the email is not a valid address", fix)
+    return email
+
+
+def _site(app: Application, cfg: MappingSettings) -> str:
+    location = clean(app.location or "")
+    site = _lookup(cfg.site_map, location) if location else None
+    site = site or cfg.default_site
+    if not site:
+        where = f"location {location!r}" if location else "no job location"
+        raise MappingError(
+            "work.site",
+            f"application {app.id} has {where}, which has no site",
+            "add it to mapping.site_map or set mapping.default_site",
+        )
+    return clean(site)
+
+
+def _template_values(app: Application, first: str, last: str, email: str) -> dict[str, str | None]:
+    values: dict[str, str | None] = {}
+    for key, raw in app.attributes.items():
+        if isinstance(raw, bool):
+            values[key] = "true" if raw else "false"
+        elif isinstance(raw, str | int | float):
+            values[key] = clean(raw, MAX_EXTRA)
+    fixed = {
+        "application_id": app.id,
+        "first": first,
+        "last": last,
+        "email": email,
+        "phone": app.phone,
+        "job_title": app.job_title,
+        "department": app.department,
+        "location": app.location,
+    }
+    values.update({k: clean(v, MAX_EXTRA) if v else None for k, v in fixed.items()})
+    return values
+
+
+def _set_path(body: dict[str, Any], path: str) -> tuple[dict[str, Any], str]:
+    """The dict that holds ``path``'s last part, created as needed; MappingError on overlap."""
+    *parents, leaf = path.split(".")
+    node = body
+    walked = []
+    for part in parents:
+        walked.append(part)
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise MappingError(
+                path, f"collides with the field {'.'.join(walked)}", "change mapping.extra_fields"
+            )
+        node = child
+    if leaf in node:
+        raise MappingError(path, "collides with a field already set", "change mapping.extra_fields")
+    return node, leaf
+
+
+def _check_lists(
+    app: Application, work: Mapping[str, Any], lists: Mapping[str, Collection[str]]
+) -> None:
+    for path, list_name in _HIBOB_LIST_FIELDS:
+        value = work.get(path.split(".")[1])
+        items = lists.get(list_name)
+        if value is None or items is None or value in items:
+            continue
+        near = closest(value, items)
+        hint = f"; closest: {', '.join(repr(n) for n in near)}" if near else ""
+        raise MappingError(
+            path,
+            f"application {app.id}: {value!r} is not in HiBob's {list_name} list{hint}",
+            _LIST_FIX[list_name],
+        )
+
+
+def build_employee(
+    app: Application,
+    cfg: MappingSettings,
+    *,
+    today: date,
+    hibob_lists: Mapping[str, Collection[str]] | None = None,
+) -> EmployeePayload:
+    """Map one application to a HiBob create-employee payload; MappingError if it can't be."""
+    first = _name(app, "first_name", "first name")
+    last = _name(app, "last_name", "last name")
+    candidate_email = _candidate_email(app)
+
+    work: dict[str, Any] = {"site": _site(app, cfg)}
+    department = clean(app.department or "")
+    if department:
+        work["department"] = clean(_lookup(cfg.department_map, department) or department)
+    title = clean(app.job_title or "")
+    if title:
+        work["title"] = clean(_lookup(cfg.title_map, title) or title)
+    start = app.offer_start_date or today + timedelta(days=cfg.default_start_offset_days)
+    work["startDate"] = start.isoformat()
+    if hibob_lists:
+        _check_lists(app, work, hibob_lists)
+
+    body: dict[str, Any] = {"firstName": first, "surname": last, "work": work}
+    if cfg.email_field == "personal":
+        body["email"] = _work_email(cfg.work_email_template, first, last, app.id)
+        body["home"] = {"privateEmail": candidate_email}
+    else:
+        body["email"] = candidate_email
+
+    values = _template_values(app, first, last, candidate_email)
+    for path, template in cfg.extra_fields.items():
+        conflict = reserved_path_conflict(path, cfg.email_field)
+        if conflict:
+            raise MappingError(path, conflict, "remove it from mapping.extra_fields")
+        value = clean(_render(template, values, path), MAX_EXTRA)
+        node, leaf = _set_path(body, path)
+        node[leaf] = value
+    return EmployeePayload(body=body, email=body["email"])

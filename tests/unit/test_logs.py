@@ -1,0 +1,224 @@
+"""Structured logging and redaction: JSON lines, context, and no secret ever in the output."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import structlog
+
+from poller import logs, redact
+
+SECRET = "pp-live-9f8e7d6c5b4a"
+HIBOB_TOKEN = "c3ZjLXVzZXI6aGItdG9rZW4tc2VjcmV0"  # base64 of "svc-user:hb-token-secret"
+SIGNED_URL = (
+    "https://bucket.s3.amazonaws.com/cv/brian.pdf?X-Amz-Signature=deadbeefcafe&X-Amz-Expires=60"
+)
+DB_URL = "postgresql+psycopg://poller:db-pass-4321@db.internal:5432/poller"
+LEAKS = (SECRET, HIBOB_TOKEN, "hb-token-secret", "deadbeefcafe", "db-pass-4321")
+
+
+class TTYStream(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> Iterator[None]:
+    redact.clear_secrets()
+    logs.clear_context()
+    yield
+    logs.clear_context()
+    redact.clear_secrets()
+    structlog.reset_defaults()
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if type(handler).__module__ == "poller.logs":
+            root.removeHandler(handler)
+
+
+def json_lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def assert_clean(output: str) -> None:
+    for leak in LEAKS:
+        assert leak not in output
+
+
+def test_json_lines_carry_timestamp_level_event_and_context() -> None:
+    out = io.StringIO()
+    logs.configure_logging("INFO", "json", stream=out)
+    log = logs.get_logger("poller.sync")
+    logs.bind(cycle_id="c-1", application_id="8863902")
+    with logs.bound(step="employee"):
+        log.info("step.done", ms=12)
+    logs.unbind("application_id")
+    log.warning("cycle.slow")
+    log.debug("hidden")  # below INFO
+
+    first, second = json_lines(out)
+    assert first["event"] == "step.done"
+    assert first["level"] == "info"
+    assert first["timestamp"].endswith("Z")
+    assert (first["cycle_id"], first["application_id"], first["step"]) == (
+        "c-1",
+        "8863902",
+        "employee",
+    )
+    assert first["ms"] == 12
+    assert first["logger"] == "poller.sync"
+    assert second["level"] == "warning"
+    assert "application_id" not in second
+    assert "step" not in second
+
+
+def test_auto_format_is_json_off_a_tty_and_text_on_one() -> None:
+    out = io.StringIO()
+    logs.configure_logging("INFO", "auto", stream=out)
+    logs.get_logger().info("hello", k="v")
+    assert json_lines(out)[0]["event"] == "hello"
+
+    tty = TTYStream()
+    logs.configure_logging("INFO", "auto", stream=tty)
+    logs.get_logger().info("hello", k="v")
+    assert "hello" in tty.getvalue()
+    assert "\x1b[" in tty.getvalue()  # colours on a terminal
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(tty.getvalue())
+
+
+def test_text_format_off_a_tty_has_no_colours() -> None:
+    out = io.StringIO()
+    logs.configure_logging("info", "text", stream=out)
+    logs.get_logger().info("hello")
+    assert "hello" in out.getvalue()
+    assert "\x1b[" not in out.getvalue()
+
+
+def test_configure_twice_replaces_the_handler() -> None:
+    first, second = io.StringIO(), io.StringIO()
+    logs.configure_logging("INFO", "json", stream=first)
+    logs.configure_logging("INFO", "json", stream=second)
+    logs.get_logger().info("once")
+    assert first.getvalue() == ""
+    assert len(json_lines(second)) == 1
+
+
+@pytest.mark.parametrize(("level", "fmt"), [("TRACE", "json"), ("INFO", "xml")])
+def test_bad_arguments(level: str, fmt: str) -> None:
+    with pytest.raises(ValueError, match="must be one of"):
+        logs.configure_logging(level, fmt, stream=io.StringIO())
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_secrets_never_reach_the_output(fmt: str) -> None:
+    redact.register_secret(SECRET)
+    redact.register_secret(HIBOB_TOKEN)
+    out = io.StringIO()
+    logs.configure_logging("DEBUG", fmt, stream=out)
+    log = logs.get_logger("poller.http")
+    logs.bind(cycle_id=f"c {SECRET}")
+
+    log.info("request", url=SIGNED_URL, headers={"Authorization": f"Basic {HIBOB_TOKEN}"})
+    log.info(
+        "nested", data={"a": [SECRET, {"db": DB_URL}], "t": (SIGNED_URL,)}, obj=ValueError(SECRET)
+    )
+    log.info(f"formatted {SECRET} and %s", "positional")
+    try:
+        raise RuntimeError(f"upstream said {SECRET} at {SIGNED_URL} via {DB_URL}")
+    except RuntimeError:
+        log.exception("call.failed")
+    try:
+        raise KeyError(f"svc-user:hb-token-secret {HIBOB_TOKEN}")
+    except KeyError:
+        logging.getLogger("urllib3.connectionpool").exception("stdlib failure %s", SECRET)
+    logging.getLogger("alembic").warning("X-API-KEY: %s", "some-other-key")
+
+    output = out.getvalue()
+    assert_clean(output)
+    assert "some-other-key" not in output
+    assert "Traceback" in output
+    assert "?<redacted>" in output
+    assert "poller:***@db.internal" in output
+    assert "call.failed" in output
+    if fmt == "json":
+        assert len(json_lines(out)) == 6
+
+
+def test_records_are_redacted_for_other_handlers_too(caplog: pytest.LogCaptureFixture) -> None:
+    redact.register_secret(SECRET)
+    logs.configure_logging("INFO", "json", stream=io.StringIO())
+    try:
+        raise RuntimeError(SECRET)
+    except RuntimeError:
+        logs.get_logger().exception("failed", key=SECRET)
+    assert caplog.records
+    assert SECRET not in repr([r.msg for r in caplog.records])
+
+
+def test_noisy_libraries_log_at_warning() -> None:
+    out = io.StringIO()
+    logs.configure_logging("DEBUG", "json", stream=out)
+    logging.getLogger("apscheduler.scheduler").info("Added job")
+    logging.getLogger("urllib3").debug("Starting new HTTPS connection")
+    logging.getLogger("apscheduler").warning("missed run")
+    logging.getLogger("poller.other").debug("mine")
+    events = [line["event"] for line in json_lines(out)]
+    assert events == ["missed run", "mine"]
+
+
+# ------------------------------------------------------------------------------ redact
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (SIGNED_URL, "https://bucket.s3.amazonaws.com/cv/brian.pdf?<redacted>"),
+        (
+            "GET http://127.0.0.1:8101/api?a=1#frag done",
+            "GET http://127.0.0.1:8101/api?<redacted> done",
+        ),
+        ("no query https://api.hibob.com/v1/people", "no query https://api.hibob.com/v1/people"),
+        (DB_URL, "postgresql+psycopg://poller:***@db.internal:5432/poller"),
+        ("postgresql://u@h/db", "postgresql://u@h/db"),
+        ("http://127.0.0.1:8101/x@y", "http://127.0.0.1:8101/x@y"),
+        ("Authorization: Basic dXNlcjp0b2tlbg==", "Authorization: Basic ***"),
+        ("{'Authorization': 'Bearer abc.def'}", "{'Authorization': 'Bearer ***'}"),
+        ('{"X-API-KEY": "k123"}', '{"X-API-KEY": "***"}'),
+        ("x-api-key=k123 next", "x-api-key=*** next"),
+        ("authorized user", "authorized user"),
+    ],
+)
+def test_redact_shapes(text: str, expected: str) -> None:
+    assert redact.redact(text) == expected
+
+
+def test_redact_registered_secret_forms() -> None:
+    redact.register_secret("p@ss w/rd+1")
+    redact.register_secret(HIBOB_TOKEN)
+    text = (
+        "raw p@ss w/rd+1, quoted p%40ss%20w%2Frd%2B1, plus p%40ss+w%2Frd%2B1, "
+        "b64 cEBzcyB3L3JkKzE=, hibob svc-user:hb-token-secret / hb-token-secret / "
+        f"{HIBOB_TOKEN}"
+    )
+    masked = redact.redact(text)
+    assert masked == "raw ***, quoted ***, plus ***, b64 ***, hibob *** / *** / ***"
+
+
+def test_redact_ignores_short_and_empty_secrets() -> None:
+    redact.register_secret("")
+    redact.register_secret(None)
+    redact.register_secret("abc")
+    assert redact.redact("abc def") == "abc def"
+
+
+def test_redact_clear() -> None:
+    redact.register_secret(SECRET)
+    assert redact.redact(SECRET) == "***"
+    redact.clear_secrets()
+    assert redact.redact(SECRET) == SECRET
