@@ -1,0 +1,138 @@
+"""One poll cycle: check the store, discover hires, then work due rows with a worker pool."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+import structlog
+
+from poller import metrics
+from poller.discovery import Discovery, DiscoveryResult
+from poller.errors import PollerError, StoreError
+from poller.sync import CycleAborted, Services, process
+
+log = structlog.get_logger("poller.cycle")
+
+PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class CycleResult:
+    cycle_id: str
+    ok: bool
+    started_at: str
+    duration_s: float = 0.0
+    discovery: DiscoveryResult | None = None
+    outcomes: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    stopped_early: bool = False
+
+    def summary(self) -> dict[str, object]:
+        data = asdict(self)
+        data["event"] = "cycle.summary"
+        data["outcome"] = "ok" if self.ok else "error"
+        return data
+
+
+class Cycle:
+    """Runs cycles for one process; keeps the stage cache and filter support between them."""
+
+    def __init__(self, svc: Services, stop: threading.Event | None = None) -> None:
+        self.svc = svc
+        self.stop = stop or threading.Event()
+        self.discovery = Discovery(svc.settings, svc.pinpoint, svc.ledger)
+
+    def run(self, *, backfill_since: datetime | None = None) -> CycleResult:
+        cycle_id = uuid.uuid4().hex[:12]
+        structlog.contextvars.bind_contextvars(cycle_id=cycle_id)
+        started = time.monotonic()
+        now = self.svc.clock()
+        result = CycleResult(cycle_id=cycle_id, ok=False, started_at=now.isoformat())
+        try:
+            self.svc.ledger.ping()
+            result.discovery = self.discovery.run(now=now, backfill_override=backfill_since)
+            result.outcomes = self._work()
+            result.stopped_early = self.stop.is_set()
+            result.ok = True
+        except CycleAborted as exc:
+            result.error = str(exc.cause)
+        except PollerError as exc:  # store outage, bad credentials, a listing that failed
+            result.error = str(exc)
+        finally:
+            structlog.contextvars.unbind_contextvars("cycle_id")
+        result.duration_s = round(time.monotonic() - started, 3)
+        self._record_metrics(result)
+        level = log.info if result.ok else log.error
+        level(
+            "cycle.finished",
+            cycle_id=cycle_id,
+            ok=result.ok,
+            error=result.error,
+            duration_s=result.duration_s,
+            outcomes=result.outcomes,
+        )
+        return result
+
+    def _work(self) -> dict[str, int]:
+        """Claim and process due rows until none are left, or a stop is asked for."""
+        cfg = self.svc.settings.worker
+        outcomes: dict[str, int] = {}
+        seen: set[str] = set()  # a row rescheduled in this cycle waits for the next one
+        lock = threading.Lock()
+        abort: list[CycleAborted] = []
+
+        def worker(index: int) -> None:
+            name = f"{PROCESS_ID}/{index}"
+            while not self.stop.is_set() and not abort:
+                with lock:
+                    exclude = list(seen)
+                rec = self.svc.ledger.claim_next(
+                    name, lease_seconds=cfg.lease_seconds, now=self.svc.clock(), exclude=exclude
+                )
+                if rec is None:
+                    return
+                with lock:
+                    seen.add(rec.application_id)
+                try:
+                    outcome = process(self.svc, rec, name)
+                except CycleAborted as exc:
+                    abort.append(exc)
+                    return
+                with lock:
+                    outcomes[outcome] = outcomes.get(outcome, 0) + 1
+
+        workers = max(1, cfg.concurrency)
+        with ThreadPoolExecutor(workers, thread_name_prefix="poller-worker") as pool:
+            futures = [pool.submit(worker, i) for i in range(workers)]
+            errors = [f.exception() for f in futures]
+        if abort:
+            raise abort[0]
+        for err in errors:
+            if err is not None:  # StoreError from a claim, or a bug in the pool itself
+                raise err
+        return outcomes
+
+    def _record_metrics(self, result: CycleResult) -> None:
+        metrics.cycles_total.labels(outcome="ok" if result.ok else "error").inc()
+        metrics.cycle_duration_seconds.observe(result.duration_s)
+        if result.ok:
+            metrics.last_successful_cycle.set(time.time())
+            try:
+                refresh_state_metrics(self.svc)
+            except StoreError:
+                log.warning("metrics.state_unavailable")
+
+
+def refresh_state_metrics(svc: Services) -> None:
+    for state, n in svc.ledger.counts().items():
+        metrics.applications.labels(state=state).set(n)
+    oldest = svc.ledger.oldest_pending()
+    age = (svc.clock() - oldest).total_seconds() if oldest else 0.0
+    metrics.oldest_pending_age.set(max(0.0, age))

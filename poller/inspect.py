@@ -1,0 +1,168 @@
+"""Rendering the ledger for people (`status`, `list`, `show`): rich on a TTY, plain otherwise."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from poller.ledger import Event, Ledger, Record, utcnow
+
+TABLE_COLUMNS = (
+    "application_id",
+    "state",
+    "candidate_name",
+    "hibob_employee_id",
+    "employee_link",
+    "cv_status",
+    "pinpoint_comment_id",
+    "attempts",
+    "updated_at",
+    "last_error",
+)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return str(value)
+
+
+def _jsonable(rec: Record) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in rec.as_dict().items()}
+
+
+def render_rows(
+    rows: Sequence[Record], fmt: str, *, out: Any = None, pretty: bool | None = None
+) -> None:
+    """`pretty` forces (or forbids) the rich table; by default it follows isatty()."""
+    out = out or sys.stdout
+    if fmt == "json":
+        json.dump([_jsonable(r) for r in rows], out, indent=2)
+        out.write("\n")
+    elif fmt == "csv":
+        fields = list(Record.__dataclass_fields__)
+        writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: _text(v) for k, v in r.as_dict().items()})
+    elif pretty or (pretty is None and out.isatty()):
+        _rich_table(rows, out)
+    else:  # machine-readable: tab-separated with a header
+        out.write("\t".join(TABLE_COLUMNS) + "\n")
+        for r in rows:
+            cells = [
+                _text(getattr(r, c)).replace("\t", " ").replace("\n", " ") for c in TABLE_COLUMNS
+            ]
+            out.write("\t".join(cells) + "\n")
+
+
+def _rich_table(rows: Sequence[Record], out: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_lines=False, header_style="bold")
+    for col in (
+        "application",
+        "state",
+        "candidate",
+        "HiBob id",
+        "link",
+        "CV",
+        "comment",
+        "tries",
+        "updated",
+        "last error",
+    ):
+        table.add_column(col, overflow="fold")
+    styles = {"done": "green", "failed": "red", "pending": "yellow", "in_progress": "cyan"}
+    for r in rows:
+        table.add_row(
+            r.application_id,
+            f"[{styles.get(r.state, 'dim')}]{r.state}[/]",
+            _text(r.candidate_name),
+            _text(r.hibob_employee_id),
+            _text(r.employee_link),
+            _text(r.cv_status),
+            "yes" if r.pinpoint_comment_id else "",
+            str(r.attempts),
+            r.updated_at.strftime("%Y-%m-%d %H:%M"),
+            (r.last_error or "")[:120],
+        )
+    # Off a terminal (a container log, a pipe) rich would assume 80 columns and fold every id.
+    Console(file=out, width=None if out.isatty() else 200).print(table)
+
+
+def status_data(ledger: Ledger) -> dict[str, Any]:
+    from poller.discovery import FIRST_CYCLE, LAST_POLL, WATERMARK
+
+    state = ledger.get_state()
+    oldest = ledger.oldest_pending()
+    return {
+        "counts": ledger.counts(),
+        "last_successful_poll": state.get(LAST_POLL),
+        "watermark": state.get(WATERMARK),
+        "first_cycle_at": state.get(FIRST_CYCLE),
+        "oldest_pending_since": oldest.isoformat() if oldest else None,
+        "oldest_pending_age_seconds": round((utcnow() - oldest).total_seconds())
+        if oldest
+        else None,
+    }
+
+
+def status_report(ledger: Ledger, fmt: str) -> str:
+    data = status_data(ledger)
+    if fmt == "json":
+        return json.dumps(data, indent=2)
+    counts = data["counts"]
+    lines = ["Applications by state:"]
+    lines += [f"  {state:<12} {n}" for state, n in counts.items()]
+    lines.append(
+        f"  ({counts['baseline']} baseline: hires from before the first run, left alone on purpose)"
+    )
+    lines.append(f"Last successful poll: {data['last_successful_poll'] or 'never'}")
+    lines.append(f"Watermark:            {data['watermark'] or 'none yet'}")
+    oldest = data["oldest_pending_since"]
+    lines.append(
+        f"Oldest pending:       {oldest} ({data['oldest_pending_age_seconds']}s ago)"
+        if oldest
+        else "Oldest pending:       none"
+    )
+    return "\n".join(lines)
+
+
+def show_row(rec: Record, events: Sequence[Event], fmt: str) -> str:
+    if fmt == "json":
+        data = _jsonable(rec)
+        data["history"] = [
+            {
+                "at": e.at.isoformat(),
+                "attempt": e.attempt,
+                "step": e.step,
+                "outcome": e.outcome,
+                "message": e.message,
+                "worker": e.worker,
+            }
+            for e in events
+        ]
+        return json.dumps(data, indent=2)
+    width = max(len(k) for k in rec.as_dict())
+    lines = [f"{k:<{width}}  {_text(v)}" for k, v in rec.as_dict().items()]
+    if rec.comment_started_at and not rec.pinpoint_comment_id:
+        lines.append(
+            "note: a comment was being posted when the last attempt stopped; "
+            "Pinpoint can't list comments, so it may already be there"
+        )
+    lines.append("")
+    lines.append("history:")
+    for e in events:
+        msg = f"  {e.message}" if e.message else ""
+        lines.append(
+            f"  {e.at.isoformat(timespec='seconds')}  #{e.attempt:<2} {e.step:<9} {e.outcome}{msg}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,372 @@
+"""One application, step by step: fetch+map → employee → CV → comment → done.
+
+Each outside call is followed at once by a committed checkpoint (``Ledger.checkpoint``), so a
+crash can only happen inside one step, and each step is written to be safe to run again:
+
+- employee: a create that may have landed is found again by email (HiBob keeps emails
+  unique), waiting out HiBob's read-after-write lag; ``create_started_at`` tells our own
+  earlier create apart from a person who was already in HiBob;
+- CV: after an interrupted upload (``cv_started_at``) or when adopting an employee, the
+  employee's documents are listed first and a CV with the same name counts as done;
+- comment: Pinpoint can't list comments, so a comment posted just before a crash is posted
+  again. ``comment_started_at`` records the intent; that window is one short commit wide.
+
+No HTTP or SQL details here: the clients and the ledger translate theirs into poller.errors.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import structlog
+
+from poller import metrics
+from poller.config import Settings, is_loopback_host
+from poller.crashpoints import crashpoint
+from poller.cv import check_cv_url, document_name, download_cv, pick_cv
+from poller.errors import (
+    AuthError,
+    CVRejected,
+    EmailAlreadyExists,
+    InvalidResponse,
+    MappingError,
+    NotFound,
+    PermanentError,
+    RateLimited,
+    RetryableError,
+    StoreError,
+    UpstreamError,
+)
+from poller.hibob import HibobClient
+from poller.http import HttpClient
+from poller.ledger import LeaseLost, Ledger, Record, utcnow
+from poller.mapping import build_employee, comment_text
+from poller.models import Application
+from poller.pinpoint import PinpointClient
+
+log = structlog.get_logger("poller.sync")
+
+MAX_ERROR_CHARS = 2000
+
+
+@dataclass
+class Services:
+    """Everything the flow talks to. Built once per process by ``poller.wiring``."""
+
+    settings: Settings
+    ledger: Ledger
+    pinpoint: PinpointClient
+    hibob: HibobClient
+    download_http: HttpClient
+    clock: Callable[[], datetime] = utcnow
+    sleep: Callable[[float], None] = time.sleep
+    rng: random.Random = field(default_factory=random.Random)
+
+
+class CycleAborted(Exception):
+    """Raised out of the worker pool when the whole cycle must stop (credentials, store)."""
+
+    def __init__(self, cause: Exception) -> None:
+        self.cause = cause
+        super().__init__(str(cause))
+
+
+@dataclass
+class _Row:
+    svc: Services
+    rec: Record
+    worker: str
+    step: str = "fetch"
+    app: Application | None = None
+
+    @property
+    def id(self) -> str:
+        return self.rec.application_id
+
+    def save(
+        self,
+        step: str,
+        outcome: str,
+        message: str | None = None,
+        *,
+        renew: bool = True,
+        **values: Any,
+    ) -> None:
+        """Commit progress (renewing the lease), fenced on this worker's claim."""
+        self.svc.ledger.checkpoint(
+            self.id,
+            self.worker,
+            step=step,
+            outcome=outcome,
+            message=message,
+            lease_seconds=self.svc.settings.worker.lease_seconds if renew else None,
+            now=self.svc.clock(),
+            **values,
+        )
+        log.info("application.step", application_id=self.id, step=step, outcome=outcome)
+
+    def end(self, state: str, outcome: str, message: str | None, **values: Any) -> None:
+        """Leave the row in `state`, unclaimed. The same commit as the step's checkpoint."""
+        final: dict[str, Any] = {
+            "state": state,
+            "claimed_by": None,
+            "lease_expires_at": None,
+            "next_attempt_at": None,
+            "completed_at": self.svc.clock() if state in ("done", "failed") else None,
+        }
+        final.update(values)
+        self.save(self.step, outcome, message, renew=False, **final)
+
+
+def process(svc: Services, rec: Record, worker: str) -> str:
+    """Work one claimed row as far as it goes. Returns done, failed, retry or lost.
+
+    Raises CycleAborted for failures that concern every row (bad credentials, the store).
+    """
+    row = _Row(svc, rec, worker)
+    started = time.monotonic()
+    structlog.contextvars.bind_contextvars(application_id=row.id)
+    try:
+        outcome = _run_steps(row)
+    except LeaseLost:
+        log.warning("application.lease_lost", application_id=row.id, step=row.step)
+        outcome = "lost"
+    except (AuthError, StoreError) as exc:
+        _release(row, exc)
+        raise CycleAborted(exc) from None
+    except MappingError as exc:
+        outcome = _fail(row, f"cannot map application {row.id}: {exc}", error_step="map")
+    except NotFound as exc:
+        what = "application" if exc.api == "pinpoint" else "resource"
+        outcome = _fail(row, f"{what} not found upstream (application {row.id}): {exc}")
+    except (RetryableError, InvalidResponse) as exc:
+        outcome = _reschedule(row, exc)
+    except PermanentError as exc:
+        extra = {"create_started_at": None} if row.step == "employee" else {}
+        outcome = _fail(row, f"application {row.id}, step {row.step}: {exc}", **extra)
+    except Exception as exc:  # a bug must not stop the batch; the row records it
+        log.exception("application.unexpected_error", application_id=row.id, step=row.step)
+        outcome = _reschedule(row, exc)
+    finally:
+        structlog.contextvars.unbind_contextvars("application_id")
+    log.info(
+        "application.finished",
+        application_id=row.id,
+        outcome=outcome,
+        duration_ms=round((time.monotonic() - started) * 1000),
+    )
+    return outcome
+
+
+def _run_steps(row: _Row) -> str:
+    svc, rec = row.svc, row.rec
+    employee_id, link = rec.hibob_employee_id, rec.employee_link
+    if employee_id is None:
+        app = _application(row)
+        row.step = "map"
+        payload = build_employee(app, svc.settings.mapping, today=svc.clock().date())
+        row.save(
+            "map",
+            "mapped",
+            candidate_name=_name(app),
+            email=payload.email,
+            pinpoint_updated_at=app.updated_at,
+        )
+        row.step = "employee"
+        employee_id, link = _link_employee(row, payload.body, payload.email)
+        if link == "linked_existing" and svc.settings.hibob.on_existing_employee == "fail":
+            return _fail(
+                row,
+                f"application {row.id}: an employee with email {payload.email} already exists "
+                f"in HiBob (id {employee_id}) and hibob.on_existing_employee = 'fail'. Check "
+                "it is the same person, then `poller resolve`, or set 'link' and `poller retry`",
+                create_started_at=None,
+            )
+        row.save("employee", link, hibob_employee_id=employee_id, employee_link=link)
+        metrics.hires_total.labels(outcome=link).inc()
+
+    cv_status, cv_error = rec.cv_status, None
+    if cv_status is None:
+        row.step = "cv"
+        cv_status, doc_id, cv_error = _attach_cv(row, employee_id, link)
+        row.save("cv", cv_status, cv_error, cv_status=cv_status, cv_document_id=doc_id)
+
+    row.step = "comment"
+    if rec.pinpoint_comment_id is None:
+        if rec.comment_started_at is not None:
+            log.warning("comment.uncertain", application_id=row.id)
+        row.save("comment", "started", comment_started_at=svc.clock())
+        first, last = (row.app.first_name, row.app.last_name) if row.app else (None, None)
+        body = comment_text(employee_id, link or "created", first, last)
+        comment_id = svc.pinpoint.post_comment(row.id, body)
+        crashpoint("after:comment")
+        values: dict[str, Any] = {"pinpoint_comment_id": comment_id}
+    else:
+        values = {}
+
+    if cv_status == "skipped":
+        message = (
+            f"application {row.id}: employee {employee_id} and the Pinpoint comment are done, "
+            f"but the CV was skipped: {cv_error or rec.last_error or 'see history'}. Attach it by "
+            "hand and `poller resolve`, or fix the cause and `poller retry`"
+        )
+        metrics.hires_total.labels(outcome="failed").inc()
+        row.end("failed", "cv_skipped", message, last_error=message, last_error_step="cv", **values)
+        return "failed"
+    row.end("done", "done", None, last_error=None, last_error_step=None, **values)
+    return "done"
+
+
+def _application(row: _Row) -> Application:
+    if row.app is None:
+        row.step = "fetch"
+        row.app = row.svc.pinpoint.get_application(row.id)
+        crashpoint("after:fetch")
+    return row.app
+
+
+def _name(app: Application) -> str | None:
+    name = " ".join(p for p in (app.first_name, app.last_name) if p)
+    return name[:300] or None
+
+
+def _link_employee(row: _Row, body: dict[str, Any], email: str) -> tuple[str, str]:
+    """Create the employee, or find the one that already has this email."""
+    svc = row.svc
+    ours_before = row.rec.create_started_at is not None
+    row.save("employee", "create_started", create_started_at=svc.clock())
+    try:
+        employee_id = svc.hibob.create_employee(body)
+        crashpoint("after:create")
+        return employee_id, "created"
+    except EmailAlreadyExists:
+        # Either our own earlier create (it landed, then we crashed or lost the answer), or
+        # a person already in HiBob: a rehire, or HR was quicker.
+        found = _find_by_email(row, email)
+        if found is None:
+            raise RetryableError(
+                f"HiBob says {email} exists, but search did not find it within "
+                f"{svc.settings.hibob.lookup_wait_seconds}s (read-after-write lag)",
+                api="hibob",
+                endpoint="POST /people/search",
+            ) from None
+        return found, "created" if ours_before else "linked_existing"
+    except RateLimited:
+        raise
+    except RetryableError:
+        # No answer, or a 5xx: the create may have landed. Look before trying again.
+        found = _find_by_email(row, email)
+        if found is None:
+            raise
+        return found, "created"
+
+
+def _find_by_email(row: _Row, email: str) -> str | None:
+    """Search by email, retrying across HiBob's read-after-write lag (bounded)."""
+    svc = row.svc
+    deadline = time.monotonic() + svc.settings.hibob.lookup_wait_seconds
+    while True:
+        found = svc.hibob.find_by_email(email)
+        crashpoint("after:search")
+        if found is not None or time.monotonic() >= deadline:
+            return found
+        svc.sleep(svc.settings.hibob.lookup_interval_seconds)
+
+
+def _attach_cv(row: _Row, employee_id: str, link: str | None) -> tuple[str, str | None, str | None]:
+    """Returns (cv_status, document id, why skipped)."""
+    svc, cfg = row.svc, row.svc.settings
+    app = _application(row)
+    attachment = pick_cv(app.attachments)
+    if attachment is None:
+        return "none", None, None
+    row.step = "cv"
+    name = document_name(app, attachment)
+    if link == "linked_existing" or row.rec.cv_started_at is not None:
+        documents = svc.hibob.list_documents(employee_id)
+        crashpoint("after:doc_list")
+        for doc in documents:
+            if doc.name.strip().casefold() == name.strip().casefold():
+                return "already_there", doc.id, None
+    pinpoint_url = urlsplit(cfg.pinpoint.base_url)
+    origin = f"{pinpoint_url.scheme}://{pinpoint_url.netloc}"
+    sandbox = is_loopback_host(pinpoint_url.hostname or "")
+
+    def check(url: str) -> None:
+        check_cv_url(
+            url, allowed_hosts=cfg.cv.allowed_hosts, pinpoint_origin=origin, allow_loopback=sandbox
+        )
+
+    try:
+        check(attachment.url)
+        row.save("cv", "started", cv_started_at=svc.clock())
+        if cfg.cv.mode == "upload":
+            content, content_type = download_cv(
+                svc.download_http, attachment.url, max_bytes=cfg.cv.max_bytes, check=check
+            )
+            doc_id = svc.hibob.upload_document_file(employee_id, name, content, content_type)
+        else:
+            doc_id = svc.hibob.upload_document_url(
+                employee_id, name, attachment.url, cfg.hibob.document_tags
+            )
+        crashpoint("after:doc_upload")
+    except CVRejected as exc:
+        return "skipped", None, str(exc)
+    except (AuthError, NotFound, InvalidResponse):
+        raise
+    except PermanentError as exc:  # HiBob refused the document (type, size, unreachable link)
+        return "skipped", None, str(exc)
+    return "uploaded", doc_id, None
+
+
+def _fail(row: _Row, message: str, error_step: str | None = None, **values: Any) -> str:
+    message = message[:MAX_ERROR_CHARS]
+    metrics.hires_total.labels(outcome="failed").inc()
+    log.warning("application.failed", application_id=row.id, step=row.step, error=message)
+    row.end(
+        "failed",
+        "failed",
+        message,
+        last_error=message,
+        last_error_step=error_step or row.step,
+        **values,
+    )
+    return "failed"
+
+
+def _reschedule(row: _Row, exc: Exception) -> str:
+    svc, cfg = row.svc, row.svc.settings.worker
+    text = str(exc) if isinstance(exc, UpstreamError) else f"{type(exc).__name__}: {exc}"
+    text = f"application {row.id}, step {row.step}: {text}"[:MAX_ERROR_CHARS]
+    attempts = row.rec.attempts
+    if attempts >= cfg.max_attempts:
+        return _fail(row, f"gave up after {attempts} attempts; last error: {text}")
+    wait = min(cfg.retry_base_seconds * 2 ** (attempts - 1), cfg.retry_max_seconds)
+    wait *= svc.rng.uniform(0.8, 1.2)
+    if isinstance(exc, RateLimited) and exc.retry_after:
+        wait = max(wait, exc.retry_after)
+    log.info("application.retry_later", application_id=row.id, step=row.step, wait_s=round(wait))
+    row.end(
+        "pending",
+        "retry",
+        text,
+        last_error=text,
+        last_error_step=row.step,
+        next_attempt_at=svc.clock() + timedelta(seconds=wait),
+    )
+    return "retry"
+
+
+def _release(row: _Row, exc: Exception) -> None:
+    if isinstance(exc, StoreError):
+        return  # nothing can be written; the lease expires and another run takes the row
+    try:
+        row.svc.ledger.release(row.id, row.worker, now=row.svc.clock(), note=str(exc)[:500])
+    except (StoreError, LeaseLost):
+        log.warning("application.release_failed", application_id=row.id)
