@@ -1,0 +1,120 @@
+"""The simulators' state records. Mutable, and only touched under the owning simulator's lock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+
+@dataclass
+class Location:
+    id: str
+    name: str
+
+
+@dataclass
+class Stage:
+    id: str
+    name: str
+    job_id: str
+    hired: bool  # the simulator's own truth; clients must find it by name or id
+
+
+@dataclass
+class Job:
+    id: str
+    title: str
+    department: str
+    location_id: str
+    visibility: str  # external | internal | private_job | confidential
+    stage_ids: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass
+class Attachment:
+    context: str  # "cv" or "pdf_cv"
+    filename: str
+    content_type: str
+    content: bytes = field(repr=False)
+    token: str = field(repr=False)
+
+
+@dataclass
+class Offer:
+    id: str
+    start_date: date
+
+
+@dataclass
+class Application:
+    id: str
+    job_id: str
+    stage_id: str
+    first_name: str
+    last_name: str
+    email: str | None
+    phone: str | None
+    created_at: datetime
+    updated_at: datetime
+    attachments: list[Attachment] = field(default_factory=list)
+    offers: list[Offer] = field(default_factory=list)
+
+
+@dataclass
+class Comment:
+    id: str
+    application_id: str
+    body_text: str
+    created_at: datetime
+
+
+@dataclass
+class Employee:
+    id: str
+    fields: dict[str, Any]  # the create payload's nested shape: firstName, work.site, ...
+    lifecycle: str  # employed | hired | terminated
+    created_at: datetime | None  # None: existed long before the simulation (no lag applies)
+
+    @property
+    def email(self) -> str:
+        return str(self.fields.get("email", ""))
+
+
+@dataclass
+class Document:
+    id: int
+    employee_id: str
+    folder: str  # shared | confidential
+    name: str
+    tags: list[str]
+    content: bytes = field(repr=False)
+    content_type: str
+    source: str  # url | upload
+    created_at: datetime
+
+
+@dataclass
+class ListItem:
+    id: str
+    name: str
+    archived: bool = False
+    children: list[ListItem] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "value": self.name,
+            "name": self.name,
+            "archived": self.archived,
+            "children": [child.to_json() for child in self.children],
+        }
+
+    def walk(self) -> list[ListItem]:
+        """This item and all its descendants."""
+        items = [self]
+        for child in self.children:
+            items.extend(child.walk())
+        return items
