@@ -1,0 +1,161 @@
+"""HiBob client: create an employee, find one by email, documents, company lists.
+
+Built against /shared/api/hibob.md. The parse_* functions are pure (body -> values) so
+they can be tested, and fuzzed, without HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+from poller.errors import InvalidResponse
+from poller.http import HttpClient, parse_json
+from poller.models import Document
+from poller.wire import DocumentsAnswer, IdAnswer, ListItem, NamedList, SearchAnswer, validate
+
+API = "hibob"
+ENDPOINT_CREATE = "POST /people"
+ENDPOINT_SEARCH = "POST /people/search"
+ENDPOINT_DOCS_LIST = "GET /docs/people/{id}"
+ENDPOINT_DOCS_URL = "POST /docs/people/{id}/{folder}"
+ENDPOINT_DOCS_UPLOAD = "POST /docs/people/{id}/{folder}/upload"
+ENDPOINT_NAMED_LIST = "GET /company/named-lists/{name}"
+# For pacer configuration: the endpoints HiBob's "document endpoints" limit covers.
+DOCUMENT_ENDPOINTS = (ENDPOINT_DOCS_LIST, ENDPOINT_DOCS_URL, ENDPOINT_DOCS_UPLOAD)
+# HiBob's sandbox stores every email with this suffix appended.
+SANDBOX_EMAIL_SUFFIX = ".sbx"
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def parse_id(body: object, endpoint: str) -> str:
+    """``{"id": ...}``; a numeric id (documents) becomes text."""
+    return validate(IdAnswer, body, api=API, endpoint=endpoint).id
+
+
+def parse_search(body: object, email: str) -> str | None:
+    """The id of the first employee whose email matches, ignoring case. An answer that
+    omits the email is trusted: the request filtered on it."""
+    answer = validate(SearchAnswer, body, api=API, endpoint=ENDPOINT_SEARCH)
+    wanted = normalize_email(email)
+    for employee in answer.employees:
+        found_id = employee.id or _text(employee.root_id.value if employee.root_id else None)
+        found_email = employee.email or _text(
+            employee.root_email.value if employee.root_email else None
+        )
+        if not found_id:
+            continue
+        if found_email is None or normalize_email(found_email) in (
+            wanted, wanted + SANDBOX_EMAIL_SUFFIX
+        ):
+            return found_id
+    return None
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value) or None
+
+
+def parse_documents(body: object) -> list[Document]:
+    """Both listing shapes: spec ``documentName`` items and clients' ``doc`` items."""
+    answer = validate(DocumentsAnswer, body, api=API, endpoint=ENDPOINT_DOCS_LIST)
+    documents: list[Document] = []
+    for i, item in enumerate(answer.documents):
+        if item.doc is not None:
+            tags = item.doc.tags or ()
+            documents.append(Document(id=item.doc.id, name=item.doc.name, tags=tuple(tags)))
+        elif item.document_name is not None:
+            documents.append(
+                Document(id=item.id, name=item.document_name, tags=tuple(item.tags or ()))
+            )
+        else:
+            raise InvalidResponse(
+                f"documents[{i}]: neither doc.name nor documentName",
+                api=API, endpoint=ENDPOINT_DOCS_LIST, status=200,
+            )
+    return documents
+
+
+def parse_named_list(body: object) -> list[str]:
+    """Names of the non-archived items, children flattened depth-first, without repeats.
+    An archived item hides its children too."""
+    answer = validate(NamedList, body, api=API, endpoint=ENDPOINT_NAMED_LIST)
+    names: dict[str, None] = {}
+    todo: list[ListItem] = list(reversed(answer.items))
+    while todo:  # iterative: a deep tree must not hit the recursion limit
+        item = todo.pop()
+        if item.archived:
+            continue
+        names.setdefault(item.name, None)
+        todo.extend(reversed(item.children))
+    return list(names)
+
+
+class HibobClient:
+    def __init__(self, http: HttpClient, *, folder: str = "shared") -> None:
+        self._http = http
+        self._folder = quote(folder, safe="")
+
+    @staticmethod
+    def headers(base64_token: str) -> dict[str, str]:
+        return {"Authorization": f"Basic {base64_token}", "Accept": "application/json"}
+
+    def create_employee(self, body: dict[str, Any]) -> str:
+        """Create the employee; returns the id. Raises EmailAlreadyExists when HiBob has
+        the email. Not retried here after an answer that may hide a landed write (5xx, read
+        timeout): the caller searches by email first, and so can tell its own create from
+        an employee who was already there."""
+        resp = self._http.request("POST", "/people", endpoint=ENDPOINT_CREATE,
+                                  idempotent=False, json=body)
+        return parse_id(parse_json(resp, API, ENDPOINT_CREATE), ENDPOINT_CREATE)
+
+    def find_by_email(self, email: str) -> str | None:
+        """The id of the employee (active or not) with this email, or None. Mind HiBob's
+        read-after-write lag: a just-created employee may not show for ~20 s."""
+        wanted = normalize_email(email)
+        body = {
+            "fields": ["root.id", "root.email", "internal.lifecycleStatus"],
+            "filters": [{"fieldPath": "root.email", "operator": "equals", "values": [wanted]}],
+            "showInactive": True,
+        }
+        resp = self._http.request("POST", "/people/search", endpoint=ENDPOINT_SEARCH,
+                                  idempotent=True, json=body)
+        return parse_search(parse_json(resp, API, ENDPOINT_SEARCH), wanted)
+
+    def list_documents(self, employee_id: str) -> list[Document]:
+        resp = self._http.request("GET", f"/docs/people/{quote(employee_id, safe='')}",
+                                  endpoint=ENDPOINT_DOCS_LIST)
+        return parse_documents(parse_json(resp, API, ENDPOINT_DOCS_LIST))
+
+    def upload_document_url(
+        self, employee_id: str, name: str, url: str, tags: Sequence[str]
+    ) -> str:
+        """HiBob fetches ``url`` itself. Not retried once it may have arrived: a second
+        upload makes a second document."""
+        resp = self._http.request(
+            "POST", f"/docs/people/{quote(employee_id, safe='')}/{self._folder}",
+            endpoint=ENDPOINT_DOCS_URL, idempotent=False,
+            json={"documentName": name, "documentUrl": url, "tags": list(tags)},
+        )
+        return parse_id(parse_json(resp, API, ENDPOINT_DOCS_URL), ENDPOINT_DOCS_URL)
+
+    def upload_document_file(
+        self, employee_id: str, name: str, content: bytes, content_type: str
+    ) -> str:
+        resp = self._http.request(
+            "POST", f"/docs/people/{quote(employee_id, safe='')}/{self._folder}/upload",
+            endpoint=ENDPOINT_DOCS_UPLOAD, idempotent=False,
+            files={"file": (name, content, content_type)},
+        )
+        return parse_id(parse_json(resp, API, ENDPOINT_DOCS_UPLOAD), ENDPOINT_DOCS_UPLOAD)
+
+    def named_list(self, name: str) -> list[str]:
+        resp = self._http.request("GET", f"/company/named-lists/{quote(name, safe='')}",
+                                  endpoint=ENDPOINT_NAMED_LIST)
+        return parse_named_list(parse_json(resp, API, ENDPOINT_NAMED_LIST))

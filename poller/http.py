@@ -1,0 +1,616 @@
+"""The HTTP layer shared by the Pinpoint and HiBob clients.
+
+One place owns timeouts, retries, pacing, size caps, metrics and the translation of
+`requests` exceptions into the poller's error tree. Nothing else in the package catches
+`requests` exceptions.
+
+Secrets stay out of everything this module emits: log events carry the path without its
+query string and never headers; error messages are built from the API name, the endpoint
+template, the status and the upstream's own error key/message (with any URL query string
+in it redacted). `requests` exceptions embed full URLs, so they are translated and never
+chained: the poller's errors are raised outside the `except` block, leaving no
+``__context__`` behind.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json as jsonlib
+import math
+import random
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import requests
+import structlog
+from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
+
+from poller import metrics
+from poller.errors import (
+    AuthError,
+    EmailAlreadyExists,
+    InvalidResponse,
+    NotFound,
+    PermanentError,
+    RateLimited,
+    RetryableError,
+    UpstreamError,
+)
+
+log = structlog.get_logger("poller.http")
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+MESSAGE_LIMIT = 300
+# Error bodies are only mined for a message; no need to hold megabytes of them.
+_ERROR_BODY_LIMIT = 64 * 1024
+# X-RateLimit-Reset values below this are read as "seconds from now", not a Unix epoch.
+_EPOCH_THRESHOLD = 1_000_000_000
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD"})
+
+_URL_QUERY = re.compile(r"(?i)\b((?:https?|ftp)://[^\s?#\"'<>]*)[?#][^\s\"'<>]*")
+_XML_CODE = re.compile(rb"<Code>([A-Za-z0-9_.-]{1,60})</Code>")
+
+
+def make_session(
+    *, ca_bundle: str | None = None, user_agent: str = "pinpoint-hibob-poller"
+) -> requests.Session:
+    """A session with TLS verification always on; ``ca_bundle`` replaces the CA path."""
+    session = requests.Session()
+    session.verify = ca_bundle if ca_bundle else True
+    session.headers["User-Agent"] = user_agent
+    return session
+
+
+def clean_text(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """Make upstream text safe for messages: redact URL query strings, drop control
+    characters, collapse whitespace and bound the length."""
+    text = _URL_QUERY.sub(r"\1?…", text)
+    text = "".join(
+        " " if ch.isspace() else ch for ch in text
+        if ch.isspace() or unicodedata.category(ch)[0] != "C"
+    )
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+def _number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def reset_delay(reset: float, now: float) -> float:
+    """Seconds until an X-RateLimit-Reset value: an epoch, or a small delta some servers send."""
+    delay = reset - now if reset >= _EPOCH_THRESHOLD else reset
+    return max(0.0, delay)
+
+
+def server_wait(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """The wait the server asked for: Retry-After (seconds or HTTP date), else
+    X-RateLimit-Reset (epoch seconds). None when neither is usable."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    now = time.time() if now is None else now
+    retry_after = lower.get("retry-after")
+    if retry_after is not None:
+        seconds = _number(retry_after)
+        if seconds is not None:
+            return max(0.0, seconds)
+        try:
+            when = email.utils.parsedate_to_datetime(retry_after.strip())
+        except (TypeError, ValueError, IndexError):
+            when = None
+        if when is not None and when.tzinfo is not None:
+            return max(0.0, when.timestamp() - now)
+    reset = _number(lower.get("x-ratelimit-reset"))
+    if reset is not None:
+        return reset_delay(reset, now)
+    return None
+
+
+def _error_detail(body: bytes, content_type: str) -> tuple[str, str | None]:
+    """(message, key) from an error body, never echoing a non-JSON body verbatim."""
+    if not body.strip():
+        return "empty body", None
+    try:
+        data: Any = jsonlib.loads(body)
+    except (ValueError, RecursionError):
+        data = None
+    else:
+        return _json_error_detail(data)
+    head = body.lstrip()[:512].lower()
+    if "html" in content_type.lower() or head.startswith((b"<!doctype html", b"<html")):
+        return "HTML error page", None
+    code = _XML_CODE.search(body[:_ERROR_BODY_LIMIT])
+    if code:
+        return f"XML error {code.group(1).decode()}", code.group(1).decode()
+    return f"non-JSON body ({len(body)} bytes)", None
+
+
+def _json_error_detail(data: Any) -> tuple[str, str | None]:
+    if not isinstance(data, dict):
+        return "unrecognised JSON error body", None
+    key = data.get("key")
+    error = data.get("error")
+    if isinstance(key, str) or isinstance(error, str):  # HiBob: {"key", "error"}
+        key_text = clean_text(key, 120) if isinstance(key, str) else None
+        message = error if isinstance(error, str) else key_text or ""
+        return clean_text(message) or "no message", key_text
+    errors = data.get("errors")
+    if isinstance(errors, list):  # Pinpoint / JSON:API: {"errors": [{"title", "detail"}]}
+        parts: list[str] = []
+        first_title: str | None = None
+        for item in errors[:3]:
+            if not isinstance(item, dict):
+                continue
+            title, detail = item.get("title"), item.get("detail")
+            texts = [t for t in (title, detail) if isinstance(t, str) and t]
+            if isinstance(title, str) and first_title is None:
+                first_title = clean_text(title, 120)
+            if texts:
+                parts.append(": ".join(texts))
+        if parts:
+            return clean_text("; ".join(parts)), first_title
+    generic = data.get("message")
+    if isinstance(generic, str):
+        return clean_text(generic) or "no message", None
+    return "unrecognised JSON error body", None
+
+
+def classify(
+    api: str,
+    endpoint: str,
+    status: int,
+    body: bytes | str,
+    headers: Mapping[str, str],
+    *,
+    now: float | None = None,
+) -> UpstreamError:
+    """Map an unsuccessful answer to the error tree. Pure apart from reading the wall
+    clock for Retry-After dates when ``now`` is not given."""
+    raw = body.encode("utf-8", "replace") if isinstance(body, str) else body
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    message, key = _error_detail(raw, content_type)
+    kw: dict[str, Any] = {"api": api, "endpoint": endpoint, "status": status, "key": key}
+    if status == 429:
+        return RateLimited(message, retry_after=server_wait(headers, now), **kw)
+    kind: type[UpstreamError] = PermanentError
+    if status in (401, 403):
+        kind = AuthError
+    elif status == 404:
+        kind = NotFound
+    elif status >= 500:
+        kind = RetryableError
+    elif 400 <= status < 500 and api == "hibob" and key == "validations.email.alreadyexists":
+        kind = EmailAlreadyExists
+    elif 300 <= status < 400:
+        message = "unexpected redirect"
+    elif not 400 <= status < 500:
+        message = f"unexpected status ({message})"
+    return kind(message, **kw)
+
+
+# How a failed attempt may be retried: "unsent" never reached the server (always safe),
+# "sent" may have been applied (only idempotent requests), "final" never.
+Delivery = Literal["unsent", "sent", "final"]
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    todo: list[Any] = [exc]
+    while todo and len(seen) < 10:
+        item = todo.pop()
+        if isinstance(item, BaseException) and item not in seen:
+            seen.append(item)
+            todo.extend(item.args)
+            todo.extend(getattr(item, name, None) for name in ("reason", "__cause__"))
+    return seen
+
+
+def translate(
+    exc: requests.RequestException,
+    *,
+    api: str,
+    endpoint: str,
+    connect_timeout: float,
+    read_timeout: float,
+) -> tuple[UpstreamError, Delivery]:
+    """A `requests` exception as a poller error, with whether the request may have been sent.
+
+    Only fixed texts and the configured timeouts go into the message: the exception
+    itself embeds the full URL, query string included.
+    """
+    chain = _chain(exc)
+    kind: type[UpstreamError] = RetryableError
+    delivery: Delivery = "sent"
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        message, delivery = f"connect timed out after {connect_timeout:g}s", "unsent"
+    elif isinstance(exc, requests.exceptions.SSLError):
+        # A certificate problem does not heal within seconds: no in-process retry.
+        message, delivery = "TLS handshake failed", "final"
+    elif isinstance(exc, requests.exceptions.ReadTimeout) or any(
+        isinstance(e, ReadTimeoutError) for e in chain
+    ):
+        message = f"read timed out after {read_timeout:g}s"
+    elif isinstance(exc, (requests.exceptions.ChunkedEncodingError,
+                          requests.exceptions.ContentDecodingError)):
+        message = "response body cut off or undecodable"
+    elif isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                          requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader,
+                          requests.exceptions.URLRequired)):
+        kind, message, delivery = PermanentError, "invalid request URL or header", "final"
+    elif isinstance(exc, requests.exceptions.ConnectionError):
+        message = "connection reset or closed by the server"
+        # urllib3 raises ConnectTimeoutError (NewConnectionError and NameResolutionError are
+        # ones) before any byte left; anything else may have reached the server.
+        unsent = [e for e in chain if isinstance(e, ConnectTimeoutError)]
+        if unsent:
+            delivery = "unsent"
+            text = " ".join(str(e) for e in unsent).lower()
+            message = (
+                "connection refused" if "refused" in text
+                else "could not resolve host" if "resolve" in text
+                else "could not connect"
+            )
+    else:
+        message = f"request failed ({type(exc).__name__})"
+    return kind(message, api=api, endpoint=endpoint, status=None), delivery
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """A failed attempt: the error, whether it may be retried, and any server-asked wait."""
+
+    error: UpstreamError
+    delivery: Delivery
+    status: int | None = None
+    wait: float | None = None
+
+
+class Pacer:
+    """A client-side token bucket for one endpoint (or a whole host).
+
+    ``rate_per_second`` <= 0 means unpaced, though X-RateLimit-* corrections still apply.
+    Thread-safe: a caller reserves its slot under the lock (tokens may go negative, a debt
+    later callers queue behind) and sleeps outside it.
+    """
+
+    def __init__(
+        self,
+        rate_per_second: float,
+        burst: int = 1,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+        *,
+        wall_clock: Clock = time.time,
+        max_block: float = 120.0,
+    ) -> None:
+        if burst < 1:
+            raise ValueError("burst must be at least 1")
+        self._rate = max(0.0, rate_per_second)
+        self._burst = float(burst)
+        self._clock = clock
+        self._sleep = sleep
+        self._wall = wall_clock
+        self._max_block = max_block
+        self._lock = threading.Lock()
+        self._tokens = float(burst)
+        self._stamp = clock()
+        self._blocked_until = -math.inf
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = self._clock()
+            wait = max(0.0, self._blocked_until - now)
+            if self._rate > 0:
+                self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+                self._stamp = now
+                self._tokens -= 1
+                if self._tokens < 0:
+                    wait = max(wait, -self._tokens / self._rate)
+        if wait > 0:
+            self._sleep(wait)
+
+    def correct(self, limit: int | None, remaining: int | None, reset_epoch: float | None) -> None:
+        """Obey X-RateLimit-*: at 0 remaining wait for the reset; when few remain (10% of
+        the limit or less) spread them over the time left. Bounded by ``max_block`` so a
+        bogus header can't stall a worker for hours."""
+        if remaining is None or reset_epoch is None:
+            return
+        delay = min(reset_delay(reset_epoch, self._wall()), self._max_block)
+        if remaining <= 0:
+            pause = delay
+        elif limit is not None and limit > 0 and remaining <= max(1, limit // 10):
+            pause = delay / (remaining + 1)
+        else:
+            return
+        with self._lock:
+            self._blocked_until = max(self._blocked_until, self._clock() + pause)
+
+
+def _header_int(headers: Mapping[str, str], name: str) -> int | None:
+    number = _number(headers.get(name))
+    return None if number is None else int(number)
+
+
+def _sans_query(path: str) -> str:
+    return path.split("?", 1)[0].split("#", 1)[0]
+
+
+class HttpClient:
+    """Requests to one API: auth headers, timeouts, retries, pacing, size cap, metrics.
+
+    ``max_retries`` counts retries after the first attempt. ``max_server_wait`` bounds an
+    in-process wait the server asks for (Retry-After, X-RateLimit-Reset); a longer ask is
+    raised at once (as RateLimited with ``retry_after``) so the caller can reschedule.
+    """
+
+    def __init__(
+        self,
+        api: str,
+        base_url: str,
+        *,
+        headers: dict[str, str],
+        session: requests.Session | None = None,
+        connect_timeout: float = 5,
+        read_timeout: float = 10,
+        max_retries: int = 4,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30,
+        pacers: dict[str, Pacer] | None = None,
+        max_response_bytes: int = 5_000_000,
+        sleep: Sleep = time.sleep,
+        clock: Clock = time.monotonic,
+        rng: random.Random | None = None,
+        max_server_wait: float = 60,
+        wall_clock: Clock = time.time,
+    ) -> None:
+        self.api = api
+        self.base_url = base_url.rstrip("/")
+        self._headers = dict(headers)
+        self._session = session if session is not None else make_session()
+        self._timeout = (connect_timeout, read_timeout)
+        self._max_retries = max(0, max_retries)
+        self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
+        self._pacers = dict(pacers or {})
+        self._pacers_lock = threading.Lock()
+        self._max_bytes = max_response_bytes
+        self._sleep = sleep
+        self._clock = clock
+        self._wall = wall_clock
+        self._rng = rng if rng is not None else random.Random()
+        self._max_server_wait = max_server_wait
+
+    def __repr__(self) -> str:  # the headers hold credentials: keep them out
+        return f"HttpClient(api={self.api!r}, base_url={self.base_url!r})"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str,
+        idempotent: bool | None = None,
+        params: dict[str, Any] | None = None,
+        json: object | None = None,
+        files: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        stream: bool = False,
+    ) -> requests.Response:
+        """Call ``base_url + path``. Redirects are not followed: requests would carry
+        custom auth headers (X-API-KEY) to the new host, and the APIs don't redirect."""
+        if not path.startswith("/"):
+            raise ValueError("path must start with '/'")
+        return self._send(
+            method.upper(),
+            self.base_url + path,
+            log_path=_sans_query(path),
+            endpoint=endpoint,
+            idempotent=idempotent,
+            options={
+                "params": params, "json": json, "files": files,
+                "headers": {**self._headers, **(headers or {})}, "allow_redirects": False,
+            },
+            stream=stream,
+            pass_redirects=False,
+        )
+
+    def get_absolute(
+        self, url: str, *, endpoint: str, stream: bool = True, allow_redirects: bool = False
+    ) -> requests.Response:
+        """GET a URL on any host without this client's (auth) headers. 3xx answers are
+        returned to the caller, who re-checks the Location before following it."""
+        parts = urlsplit(url)
+        return self._send(
+            "GET",
+            url,
+            log_path=f"{parts.scheme}://{parts.hostname or ''}/…",
+            endpoint=endpoint,
+            idempotent=True,
+            options={"allow_redirects": allow_redirects},
+            stream=stream,
+            pass_redirects=True,
+        )
+
+    def read_limited(
+        self, resp: requests.Response, *, endpoint: str, limit: int, truncate: bool = False
+    ) -> bytes | None:
+        """Read a streamed body, at most ``limit`` bytes (after decoding). A larger body
+        gives None, or with ``truncate`` its first ``limit`` bytes. The response is closed
+        when this returns or raises."""
+        try:
+            length = _number(resp.headers.get("Content-Length"))
+            if not truncate and length is not None and length > limit:
+                return None
+            buf = bytearray()
+            for chunk in resp.iter_content(64 * 1024):
+                buf += chunk
+                if len(buf) > limit:
+                    return bytes(buf[:limit]) if truncate else None
+            return bytes(buf)
+        except requests.RequestException as exc:
+            failure, _ = self._translate(exc, endpoint)
+        finally:
+            resp.close()
+        raise failure  # outside the except block: no __context__ holding the URL
+
+    def _translate(
+        self, exc: requests.RequestException, endpoint: str
+    ) -> tuple[UpstreamError, Delivery]:
+        return translate(
+            exc, api=self.api, endpoint=endpoint,
+            connect_timeout=self._timeout[0], read_timeout=self._timeout[1],
+        )
+
+    def _pacer(self, key: str) -> Pacer | None:
+        with self._pacers_lock:
+            return self._pacers.get(key)
+
+    def _pace(self, endpoint: str) -> None:
+        for key in dict.fromkeys((endpoint, "*")):
+            pacer = self._pacer(key)
+            if pacer is not None:
+                pacer.acquire()
+
+    def _correct(self, endpoint: str, headers: Mapping[str, str]) -> None:
+        limit = _header_int(headers, "X-RateLimit-Limit")
+        remaining = _header_int(headers, "X-RateLimit-Remaining")
+        reset = _number(headers.get("X-RateLimit-Reset"))
+        if remaining is None or reset is None:
+            return
+        with self._pacers_lock:  # headers on an unpaced endpoint still deserve obeying
+            pacer = self._pacers.get(endpoint)
+            if pacer is None:
+                pacer = Pacer(0, clock=self._clock, sleep=self._sleep, wall_clock=self._wall)
+                self._pacers[endpoint] = pacer
+        pacer.correct(limit, remaining, reset)
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        endpoint: str,
+        options: dict[str, Any],
+        *,
+        stream: bool,
+        pass_redirects: bool,
+    ) -> requests.Response | _Failure:
+        try:
+            resp = self._session.request(
+                method, url, timeout=self._timeout, stream=True, **options
+            )
+        except requests.RequestException as exc:
+            return _Failure(*self._translate(exc, endpoint))
+        self._correct(endpoint, resp.headers)
+        status = resp.status_code
+        if status < 300 or (pass_redirects and status < 400):
+            if stream:
+                return resp
+            try:
+                body = self.read_limited(resp, endpoint=endpoint, limit=self._max_bytes)
+            except UpstreamError as cut_off:
+                return _Failure(cut_off, "sent", status=status)
+            if body is None:
+                too_big = InvalidResponse(
+                    f"response larger than {self._max_bytes} bytes",
+                    api=self.api, endpoint=endpoint, status=status,
+                )
+                return _Failure(too_big, "final", status=status)
+            resp._content = body  # what .content/.json() read, now bounded
+            return resp
+        try:
+            body = self.read_limited(
+                resp, endpoint=endpoint, limit=_ERROR_BODY_LIMIT, truncate=True
+            ) or b""
+        except UpstreamError:
+            body = b""  # the status alone still classifies the answer
+        err = classify(self.api, endpoint, status, body, resp.headers, now=self._wall())
+        wait = server_wait(resp.headers, self._wall()) if status in (429, 503) else None
+        return _Failure(err, "sent", status=status, wait=wait)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        log_path: str,
+        endpoint: str,
+        idempotent: bool | None,
+        options: dict[str, Any],
+        stream: bool,
+        pass_redirects: bool,
+    ) -> requests.Response:
+        idem = method in _IDEMPOTENT_METHODS if idempotent is None else idempotent
+        attempt = 0
+        while True:
+            attempt += 1
+            self._pace(endpoint)
+            started = self._clock()
+            outcome = self._attempt(
+                method, url, endpoint, options, stream=stream, pass_redirects=pass_redirects
+            )
+            status = outcome.status if isinstance(outcome, _Failure) else outcome.status_code
+            metrics.upstream_requests_total.labels(
+                api=self.api, endpoint=endpoint, status=str(status) if status else "error"
+            ).inc()
+            event: dict[str, Any] = {
+                "api": self.api, "method": method, "endpoint": endpoint, "path": log_path,
+                "status": status, "ms": round((self._clock() - started) * 1000, 1),
+                "attempt": attempt,
+            }
+            if not isinstance(outcome, _Failure):
+                log.info("http.request", **event)
+                return outcome
+            err = outcome.error
+            log.warning("http.request", **event, error=err.message)
+            if isinstance(err, RateLimited):
+                metrics.rate_limited_total.labels(api=self.api, endpoint=endpoint).inc()
+            wait = outcome.wait
+            if (
+                not self._retryable(err, outcome.delivery, idem)
+                or attempt > self._max_retries
+                or (wait is not None and wait > self._max_server_wait)
+            ):
+                # A long server-asked wait is the caller's to schedule, not a worker's to sit out.
+                raise err
+            if wait is None:
+                cap = min(self._backoff_max, self._backoff_base * 2 ** (attempt - 1))
+                wait = self._rng.uniform(0, cap)
+            metrics.retries_total.labels(api=self.api, endpoint=endpoint).inc()
+            self._sleep(wait)
+
+    @staticmethod
+    def _retryable(err: UpstreamError, delivery: Delivery, idempotent: bool) -> bool:
+        if isinstance(err, RateLimited) or delivery == "unsent":
+            return True  # refused or never delivered: nothing was applied
+        return isinstance(err, RetryableError) and delivery == "sent" and idempotent
+
+
+def parse_json(resp: requests.Response, api: str, endpoint: str) -> object:
+    """The decoded JSON body; an empty or malformed body is InvalidResponse."""
+    body = resp.content or b""
+    if not body.strip():
+        reason = "empty body"
+    else:
+        try:
+            return jsonlib.loads(body)
+        except (ValueError, RecursionError):
+            reason = "body is not valid JSON"
+    raise InvalidResponse(
+        f"{reason} (HTTP {resp.status_code})", api=api, endpoint=endpoint,
+        status=resp.status_code,
+    )

@@ -1,0 +1,284 @@
+"""HibobClient against `responses`: create, search, documents, named lists."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+import requests
+import responses
+
+from poller.errors import (
+    AuthError,
+    EmailAlreadyExists,
+    InvalidResponse,
+    NotFound,
+    PermanentError,
+    RetryableError,
+)
+from poller.hibob import HibobClient, parse_named_list, parse_search
+from poller.http import HttpClient
+from poller.models import Document
+
+BASE = "http://127.0.0.1:9/v1"
+TOKEN = "c2VydmljZTp0b2tlbg=="
+SIGNED = "https://files.pinpointhq.com/cv.pdf?X-Amz-Signature=sig-secret"
+
+
+def sent_json(body: bytes | str | None) -> object:
+    assert body is not None
+    return json.loads(body)
+
+
+@pytest.fixture
+def mocked() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        yield rsps
+
+
+def make_client(folder: str = "shared") -> HibobClient:
+    http = HttpClient("hibob", BASE, headers=HibobClient.headers(TOKEN),
+                      sleep=lambda _: None, max_retries=2)
+    return HibobClient(http, folder=folder)
+
+
+def test_headers_use_basic_auth() -> None:
+    assert HibobClient.headers("abc") == {"Authorization": "Basic abc",
+                                          "Accept": "application/json"}
+
+
+# --- create ---------------------------------------------------------------------------
+
+PAYLOAD = {"firstName": "Brian", "surname": "Farrell", "email": "brian.farrell@example.com",
+           "work": {"site": "London", "startDate": "2025-03-03"}}
+
+
+@pytest.mark.parametrize("answer_id", ["3397352260643062621", 3397352260643062621])
+def test_create_employee_returns_id_as_text(
+    mocked: responses.RequestsMock, answer_id: object
+) -> None:
+    mocked.post(f"{BASE}/people", json={"id": answer_id, "firstName": "Brian"})
+    assert make_client().create_employee(PAYLOAD) == "3397352260643062621"
+    request = mocked.calls[0].request
+    assert sent_json(request.body) == PAYLOAD
+    assert request.headers["Authorization"] == f"Basic {TOKEN}"
+
+
+def test_create_employee_email_already_exists(mocked: responses.RequestsMock) -> None:
+    mocked.post(f"{BASE}/people", status=400,
+                json={"key": "validations.email.alreadyexists", "error": "Email exists"})
+    with pytest.raises(EmailAlreadyExists) as info:
+        make_client().create_employee(PAYLOAD)
+    assert info.value.key == "validations.email.alreadyexists"
+    assert len(mocked.calls) == 1
+
+
+def test_create_employee_list_value_rejected(mocked: responses.RequestsMock) -> None:
+    mocked.post(f"{BASE}/people", status=400,
+                json={"key": "validations.list.invalid", "error": "Site Londn not found"})
+    with pytest.raises(PermanentError, match="Site Londn not found") as info:
+        make_client().create_employee(PAYLOAD)
+    assert type(info.value) is PermanentError
+
+
+def test_create_employee_forbidden_is_never_retried(mocked: responses.RequestsMock) -> None:
+    mocked.post(f"{BASE}/people", status=403, body=b"")
+    with pytest.raises(AuthError):
+        make_client().create_employee(PAYLOAD)
+    assert len(mocked.calls) == 1
+
+
+def test_create_employee_is_not_retried_once_it_may_have_landed(
+    mocked: responses.RequestsMock,
+) -> None:
+    # The caller searches by email before trying again, so it can tell its own create
+    # from an employee who was already there.
+    mocked.post(f"{BASE}/people", status=502)
+    with pytest.raises(RetryableError):
+        make_client().create_employee(PAYLOAD)
+    assert len(mocked.calls) == 1
+
+
+def test_create_employee_is_retried_when_refused(mocked: responses.RequestsMock) -> None:
+    mocked.post(f"{BASE}/people", status=429)
+    mocked.post(f"{BASE}/people", json={"id": "1"})
+    assert make_client().create_employee(PAYLOAD) == "1"
+    assert len(mocked.calls) == 2
+
+
+def test_create_employee_answer_without_id(mocked: responses.RequestsMock) -> None:
+    mocked.post(f"{BASE}/people", json={"firstName": "Brian"})
+    with pytest.raises(InvalidResponse, match="id: missing"):
+        make_client().create_employee(PAYLOAD)
+
+
+# --- search ---------------------------------------------------------------------------
+
+
+def test_find_by_email_sends_one_normalised_search(mocked: responses.RequestsMock) -> None:
+    mocked.post(f"{BASE}/people/search",
+                json={"employees": [{"id": "42", "email": "Brian.Farrell@Example.com"}]})
+    assert make_client().find_by_email("  Brian.Farrell@EXAMPLE.com ") == "42"
+    assert sent_json(mocked.calls[0].request.body) == {
+        "fields": ["root.id", "root.email", "internal.lifecycleStatus"],
+        "filters": [{"fieldPath": "root.email", "operator": "equals",
+                     "values": ["brian.farrell@example.com"]}],
+        "showInactive": True,
+    }
+
+
+def test_find_by_email_none_when_nobody_matches(mocked: responses.RequestsMock) -> None:
+    mocked.post(f"{BASE}/people/search", json={"employees": []})
+    assert make_client().find_by_email("a@example.com") is None
+
+
+def test_find_by_email_is_retried_on_5xx(mocked: responses.RequestsMock) -> None:
+    mocked.post(f"{BASE}/people/search", status=503)
+    mocked.post(f"{BASE}/people/search", json={"employees": [{"id": "7"}]})
+    assert make_client().find_by_email("a@example.com") == "7"
+
+
+def test_find_by_email_bad_request(mocked: responses.RequestsMock) -> None:
+    mocked.post(f"{BASE}/people/search", status=400,
+                json={"key": "validations.filter", "error": "values must not be empty"})
+    with pytest.raises(PermanentError, match="values must not be empty"):
+        make_client().find_by_email("a@example.com")
+
+
+@pytest.mark.parametrize(
+    ("employees", "found"),
+    [
+        ([{"/root/id": {"value": "9"}, "/root/email": {"value": "A@Example.com"}}], "9"),
+        ([{"/root/id": {"value": 9}}], "9"),
+        ([{"id": "1", "email": "other@example.com"}, {"id": "2", "email": "a@example.com"}], "2"),
+        ([{"id": "3", "email": "a@example.com.sbx"}], "3"),  # HiBob sandbox suffix
+        ([{"id": "4", "email": "other@example.com"}], None),
+        ([{"email": "a@example.com"}], None),  # no id anywhere: nothing to adopt
+    ],
+)
+def test_parse_search_shapes(employees: list[object], found: str | None) -> None:
+    assert parse_search({"employees": employees}, "a@example.com") == found
+
+
+def test_parse_search_requires_employees() -> None:
+    with pytest.raises(InvalidResponse, match="employees: missing"):
+        parse_search({"people": []}, "a@example.com")
+
+
+# --- documents ------------------------------------------------------------------------
+
+
+def test_list_documents_spec_shape(mocked: responses.RequestsMock) -> None:
+    mocked.get(f"{BASE}/docs/people/42", json={"documents": [
+        {"documentName": "CV - Brian Farrell.pdf", "downloadLink": "https://x/y?s=1"}]})
+    assert make_client().list_documents("42") == [Document(None, "CV - Brian Farrell.pdf")]
+
+
+def test_list_documents_client_shape(mocked: responses.RequestsMock) -> None:
+    mocked.get(f"{BASE}/docs/people/42", json={"documents": [
+        {"doc": {"id": 123, "name": "CV - Brian Farrell.pdf", "tags": ["CV"]}},
+        {"doc": {"id": "124", "name": "Contract.pdf", "tags": None}}]})
+    assert make_client().list_documents("42") == [
+        Document("123", "CV - Brian Farrell.pdf", ("CV",)), Document("124", "Contract.pdf")]
+
+
+def test_list_documents_item_of_neither_shape(mocked: responses.RequestsMock) -> None:
+    mocked.get(f"{BASE}/docs/people/42", json={"documents": [{"doc": {"name": "a"}}, {"x": 1}]})
+    with pytest.raises(InvalidResponse, match=r"documents\[1\]: neither doc.name nor documentName"):
+        make_client().list_documents("42")
+
+
+def test_list_documents_unknown_employee(mocked: responses.RequestsMock) -> None:
+    mocked.get(f"{BASE}/docs/people/42", status=404, body=b"")
+    with pytest.raises(NotFound):
+        make_client().list_documents("42")
+
+
+def test_upload_document_url(mocked: responses.RequestsMock) -> None:
+    mocked.post(f"{BASE}/docs/people/42/confidential",
+                json={"id": 15587714, "documentName": "CV - Brian Farrell.pdf"})
+    doc_id = make_client("confidential").upload_document_url(
+        "42", "CV - Brian Farrell.pdf", SIGNED, ["CV"])
+    assert doc_id == "15587714"
+    assert sent_json(mocked.calls[0].request.body) == {
+        "documentName": "CV - Brian Farrell.pdf", "documentUrl": SIGNED, "tags": ["CV"]}
+
+
+def test_upload_document_url_not_retried_and_link_not_echoed(
+    mocked: responses.RequestsMock,
+) -> None:
+    mocked.post(f"{BASE}/docs/people/42/shared", status=502,
+                json={"error": f"could not fetch {SIGNED}"})
+    with pytest.raises(RetryableError) as info:
+        make_client().upload_document_url("42", "CV.pdf", SIGNED, [])
+    assert len(mocked.calls) == 1
+    assert "sig-secret" not in str(info.value)
+
+
+def test_upload_document_file_multipart(mocked: responses.RequestsMock) -> None:
+    mocked.post(f"{BASE}/docs/people/42/shared/upload", json={"id": 77})
+    doc_id = make_client().upload_document_file("42", "CV - B F.pdf", b"%PDF-1.4 x",
+                                                "application/pdf")
+    assert doc_id == "77"
+    request = mocked.calls[0].request
+    assert request.headers["Content-Type"].startswith("multipart/form-data")
+    body = request.body
+    assert isinstance(body, bytes)
+    assert b'name="file"; filename="CV - B F.pdf"' in body
+    assert b"Content-Type: application/pdf" in body and b"%PDF-1.4 x" in body
+
+
+def test_upload_document_file_not_retried(mocked: responses.RequestsMock) -> None:
+    mocked.post(f"{BASE}/docs/people/42/shared/upload",
+                body=requests.exceptions.ReadTimeout("slow"))
+    with pytest.raises(RetryableError, match="read timed out"):
+        make_client().upload_document_file("42", "a.pdf", b"%PDF", "application/pdf")
+    assert len(mocked.calls) == 1
+
+
+def test_upload_document_too_large_for_hibob(mocked: responses.RequestsMock) -> None:
+    mocked.post(f"{BASE}/docs/people/42/shared/upload", status=413, body=b"")
+    with pytest.raises(PermanentError):
+        make_client().upload_document_file("42", "a.pdf", b"%PDF", "application/pdf")
+
+
+# --- named lists ----------------------------------------------------------------------
+
+
+def test_named_list_flattens_and_skips_archived(mocked: responses.RequestsMock) -> None:
+    mocked.get(f"{BASE}/company/named-lists/site", json={"name": "site", "items": [
+        {"id": "1", "name": "London", "archived": False, "children": [
+            {"id": "2", "name": "London - Soho", "archived": False, "children": []},
+            {"id": "3", "name": "London - Old", "archived": True, "children": []}]},
+        {"id": "4", "name": "Paris", "archived": True, "children": [
+            {"id": "5", "name": "Paris - Left Bank", "archived": False}]},
+        {"id": "6", "name": "New York"},
+        {"id": "7", "name": "London"},
+    ]})
+    assert make_client().named_list("site") == ["London", "London - Soho", "New York"]
+
+
+def test_named_list_quotes_its_name(mocked: responses.RequestsMock) -> None:
+    mocked.get(f"{BASE}/company/named-lists/a%2Fb", status=404)
+    with pytest.raises(NotFound):
+        make_client().named_list("a/b")
+
+
+def test_named_list_deep_tree_is_flattened_iteratively() -> None:
+    item: dict[str, object] = {"name": "leaf"}
+    for depth in range(60):
+        item = {"name": f"n{depth}", "children": [item]}
+    names = parse_named_list({"items": [item]})
+    assert len(names) == 61 and names[-1] == "leaf"
+
+
+def test_named_list_item_without_name() -> None:
+    with pytest.raises(InvalidResponse, match=r"items\[0\]\.children\[0\]\.name: missing"):
+        parse_named_list({"items": [{"name": "a", "children": [{"id": "x"}]}]})
+
+
+def test_absurdly_long_id_is_invalid(mocked: responses.RequestsMock) -> None:
+    mocked.post(f"{BASE}/people", json={"id": "9" * 500})
+    with pytest.raises(InvalidResponse, match="id: too long"):
+        make_client().create_employee(PAYLOAD)
