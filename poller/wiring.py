@@ -77,7 +77,8 @@ def build_hibob(settings: Settings) -> HibobClient:
 
 def build_services(settings: Settings, ledger: Ledger | None = None) -> Services:
     settings.require_secrets()
-    download = build_http(settings, "cv", "", {}, {})
+    # CV links are Pinpoint's own signed URLs: counted as Pinpoint traffic in the metrics.
+    download = build_http(settings, "pinpoint", "", {}, {})
     return Services(
         settings=settings,
         ledger=ledger or build_ledger(settings),
