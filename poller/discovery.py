@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from poller.config import Settings
+from poller.crashpoints import crashpoint
 from poller.ledger import Ledger
 from poller.models import HiredStages, Listing
 from poller.pinpoint import PinpointClient
@@ -98,13 +99,14 @@ class Discovery:
         return self._stages
 
     def list(
-        self, *, now: datetime, backfill_override: datetime | None, record: bool = True
+        self, *, now: datetime, backfill_override: datetime | None
     ) -> tuple[Listing, ListingPlan]:
-        state = self.ledger.get_state() if record else {}
+        """Plan and run this cycle's listing. Reads the ledger, writes nothing."""
+        state = self.ledger.get_state()
         watermark = _parse(state.get(WATERMARK))
         plan = plan_listing(
             watermark=watermark,
-            table_empty=self.ledger.is_empty() if record else True,
+            table_empty=self.ledger.is_empty(),
             last_full=_parse(state.get(LAST_FULL)),
             now=now,
             overlap=timedelta(seconds=self.settings.discovery.overlap_seconds),
@@ -127,9 +129,11 @@ class Discovery:
 
     def run(self, *, now: datetime, backfill_override: datetime | None) -> DiscoveryResult:
         listing, plan = self.list(now=now, backfill_override=backfill_override)
+        crashpoint("after:list")
         counts = self.ledger.record_discovered(
             listing.hires, baseline_before=plan.baseline_before, now=now
         )
+        crashpoint("checkpoint:discover")
         promoted = 0
         if backfill_override is not None:
             promoted = self.ledger.promote_baseline(
@@ -145,6 +149,7 @@ class Discovery:
         if plan.first_cycle:
             values[FIRST_CYCLE] = now.isoformat()
         self.ledger.set_state(values, now=now)
+        crashpoint("checkpoint:watermark")
         result = DiscoveryResult(
             listed=len(listing.hires),
             new_pending=counts["pending"],

@@ -109,6 +109,7 @@ class _Row:
             now=self.svc.clock(),
             **values,
         )
+        crashpoint(f"checkpoint:{step}:{outcome}")
         log.info("application.step", application_id=self.id, step=step, outcome=outcome)
 
     def end(self, state: str, outcome: str, message: str | None, **values: Any) -> None:

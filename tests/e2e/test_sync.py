@@ -73,12 +73,12 @@ def test_existing_employee_is_linked_with_and_without_their_cv(tmp_path: Path, d
         has_cv = sb.hibob.add_employee("Ada", "Lovelace", "ada@example.com")
         sb.hibob.add_document(
             has_cv,
-            "shared",
-            "CV - Ada Lovelace.pdf",
-            ["CV"],
-            b"%PDF-1.4 x",
-            "application/pdf",
-            "upload",
+            folder="shared",
+            name="CV - Ada Lovelace.pdf",
+            tags=["CV"],
+            content=b"%PDF-1.4 x",
+            content_type="application/pdf",
+            source="upload",
         )
         sb.hibob.add_employee("Alan", "Turing", "alan@example.com")
         a = sb.pinpoint.add_hire("Ada", "Lovelace", "ADA@example.com", cv="pdf")
@@ -173,6 +173,30 @@ def test_comment_5xx_is_retried_and_a_lost_comment_counts_once(tmp_path: Path, d
             audit = sb.audit()
             assert audit.comments_per_application() == {a: 1}
             assert audit.employees_created_per_email() == {"ana@example.com": 1}
+        finally:
+            p.close()
+
+
+def test_comment_422_fails_the_row_with_the_upstream_message(tmp_path: Path, db_url: str) -> None:
+    with Sandbox(seed=5, hires=0) as sb:
+        a = sb.pinpoint.add_hire("Ana", "Silva", "ana@example.com")
+        b = sb.pinpoint.add_hire("Bo", "Berg", "bo@example.com")
+        sb.pinpoint.faults.set("POST /comments", error_rate="always", error_status=422, times=1)
+        p = make_poller(tmp_path, sb, db_url, {"worker": {"concurrency": 1}})
+        try:
+            p.settle()
+            rows = [p.ledger.get(a), p.ledger.get(b)]
+            failed = [r for r in rows if r is not None and r.state == "failed"]
+            assert len(failed) == 1 and failed[0].attempts == 1
+            assert "POST /comments: HTTP 422" in (failed[0].last_error or "")
+            assert failed[0].hibob_employee_id and failed[0].last_error_step == "comment"
+            # The person fixes the cause; a retry posts only the comment.
+            assert p.ledger.retry([failed[0].application_id], now=failed[0].updated_at, note="t")
+            p.settle()
+            assert {r.state for r in p.ledger.rows()} == {"done"}
+            audit = sb.audit()
+            assert audit.comments_per_application() == {a: 1, b: 1}
+            assert sum(audit.employees_created_per_email().values()) == 2
         finally:
             p.close()
 
