@@ -58,7 +58,7 @@ class Cycle:
         try:
             self.svc.ledger.ping()
             result.discovery = self.discovery.run(now=now, backfill_override=backfill_since)
-            result.outcomes = self._work()
+            result.outcomes = self._work(cycle_id)
             result.stopped_early = self.stop.is_set()
             result.ok = True
         except CycleAborted as exc:
@@ -80,7 +80,7 @@ class Cycle:
         )
         return result
 
-    def _work(self) -> dict[str, int]:
+    def _work(self, cycle_id: str) -> dict[str, int]:
         """Claim and process due rows until none are left, or a stop is asked for."""
         cfg = self.svc.settings.worker
         outcomes: dict[str, int] = {}
@@ -89,6 +89,8 @@ class Cycle:
         abort: list[CycleAborted] = []
 
         def worker(index: int) -> None:
+            # Context variables don't follow work into pool threads: bind the cycle here.
+            structlog.contextvars.bind_contextvars(cycle_id=cycle_id)
             name = f"{PROCESS_ID}/{index}"
             while not self.stop.is_set() and not abort:
                 with lock:
