@@ -49,6 +49,7 @@ from poller.ledger import LeaseLost, Ledger, Record, utcnow
 from poller.mapping import build_employee, comment_text
 from poller.models import Application
 from poller.pinpoint import PinpointClient
+from poller.redact import redact
 
 log = structlog.get_logger("poller.sync")
 
@@ -99,6 +100,10 @@ class _Row:
         **values: Any,
     ) -> None:
         """Commit progress (renewing the lease), fenced on this worker's claim."""
+        # Error text reaches the table and `poller show`: mask secrets and signed-URL queries.
+        message = redact(message) if message else message
+        if values.get("last_error"):
+            values["last_error"] = redact(values["last_error"])
         self.svc.ledger.checkpoint(
             self.id,
             self.worker,
@@ -134,35 +139,46 @@ def process(svc: Services, rec: Record, worker: str) -> str:
     started = time.monotonic()
     structlog.contextvars.bind_contextvars(application_id=row.id)
     try:
-        outcome = _run_steps(row)
-    except LeaseLost:
+        outcome = _settle(row)
+    except LeaseLost:  # from a step's checkpoint, or while recording its failure
         log.warning("application.lease_lost", application_id=row.id, step=row.step)
         outcome = "lost"
-    except (AuthError, StoreError) as exc:
-        _release(row, exc)
+    except StoreError as exc:
         raise CycleAborted(exc) from None
-    except MappingError as exc:
-        outcome = _fail(row, f"cannot map application {row.id}: {exc}", error_step="map")
-    except NotFound as exc:
-        what = "application" if exc.api == "pinpoint" else "resource"
-        outcome = _fail(row, f"{what} not found upstream (application {row.id}): {exc}")
-    except (RetryableError, InvalidResponse) as exc:
-        outcome = _reschedule(row, exc)
-    except PermanentError as exc:
-        extra = {"create_started_at": None} if row.step == "employee" else {}
-        outcome = _fail(row, f"application {row.id}, step {row.step}: {exc}", **extra)
-    except Exception as exc:  # a bug must not stop the batch; the row records it
-        log.exception("application.unexpected_error", application_id=row.id, step=row.step)
-        outcome = _reschedule(row, exc)
     finally:
         structlog.contextvars.unbind_contextvars("application_id")
     log.info(
         "application.finished",
         application_id=row.id,
+        step=row.step,
         outcome=outcome,
         duration_ms=round((time.monotonic() - started) * 1000),
     )
     return outcome
+
+
+def _settle(row: _Row) -> str:
+    """Run the steps, and record what became of the row whatever happens."""
+    try:
+        return _run_steps(row)
+    except (LeaseLost, StoreError):
+        raise
+    except AuthError as exc:
+        _release(row, exc)
+        raise CycleAborted(exc) from None
+    except MappingError as exc:
+        return _fail(row, f"cannot map application {row.id}: {exc}", error_step="map")
+    except NotFound as exc:
+        what = "application" if exc.api == "pinpoint" else "resource"
+        return _fail(row, f"{what} not found upstream (application {row.id}): {exc}")
+    except (RetryableError, InvalidResponse) as exc:
+        return _reschedule(row, exc)
+    except PermanentError as exc:
+        extra = {"create_started_at": None} if row.step == "employee" else {}
+        return _fail(row, f"application {row.id}, step {row.step}: {exc}", **extra)
+    except Exception as exc:  # a bug must not stop the batch; the row records it
+        log.exception("application.unexpected_error", application_id=row.id, step=row.step)
+        return _reschedule(row, exc)
 
 
 def _run_steps(row: _Row) -> str:
