@@ -277,15 +277,14 @@ class Ledger:
                     .values(state="pending", next_attempt_at=None, updated_at=now)
                 ).rowcount:
                     n += 1
-                    conn.execute(
-                        insert(events_t).values(
-                            application_id=app_id,
-                            at=now,
-                            attempt=0,
-                            step="discover",
-                            outcome="backfill",
-                            message="promoted from baseline by --backfill-since",
-                        )
+                    _record_event(
+                        conn,
+                        application_id=app_id,
+                        at=now,
+                        attempt=0,
+                        step="discover",
+                        outcome="backfill",
+                        message="promoted from baseline by --backfill-since",
                     )
         return n
 
@@ -368,16 +367,15 @@ class Ledger:
             attempt = conn.execute(
                 select(apps_t.c.attempts).where(apps_t.c.application_id == app_id)
             ).scalar_one()
-            conn.execute(
-                insert(events_t).values(
-                    application_id=app_id,
-                    at=now,
-                    attempt=attempt,
-                    step=step,
-                    outcome=outcome,
-                    message=message,
-                    worker=worker,
-                )
+            _record_event(
+                conn,
+                application_id=app_id,
+                at=now,
+                attempt=attempt,
+                step=step,
+                outcome=outcome,
+                message=message,
+                worker=worker,
             )
 
     # -- reading ---------------------------------------------------------------------------
@@ -449,15 +447,14 @@ class Ledger:
                         updated_at=now,
                     )
                 )
-                conn.execute(
-                    insert(events_t).values(
-                        application_id=app_id,
-                        at=now,
-                        attempt=0,
-                        step="operator",
-                        outcome="retry",
-                        message=note,
-                    )
+                _record_event(
+                    conn,
+                    application_id=app_id,
+                    at=now,
+                    attempt=0,
+                    step="operator",
+                    outcome="retry",
+                    message=note,
                 )
         return ids
 
@@ -477,15 +474,14 @@ class Ledger:
                 )
             ).rowcount
             if n:
-                conn.execute(
-                    insert(events_t).values(
-                        application_id=app_id,
-                        at=now,
-                        attempt=0,
-                        step="operator",
-                        outcome="resolved",
-                        message=note,
-                    )
+                _record_event(
+                    conn,
+                    application_id=app_id,
+                    at=now,
+                    attempt=0,
+                    step="operator",
+                    outcome="resolved",
+                    message=note,
                 )
         return bool(n)
 
@@ -500,15 +496,14 @@ class Ledger:
             ).rowcount
             if n:
                 conn.execute(delete(events_t).where(events_t.c.application_id == app_id))
-                conn.execute(
-                    insert(events_t).values(
-                        application_id=app_id,
-                        at=now,
-                        attempt=0,
-                        step="operator",
-                        outcome="purged",
-                        message="personal data removed",
-                    )
+                _record_event(
+                    conn,
+                    application_id=app_id,
+                    at=now,
+                    attempt=0,
+                    step="operator",
+                    outcome="purged",
+                    message="personal data removed",
                 )
         return bool(n)
 
@@ -534,20 +529,44 @@ class Ledger:
                 )
             ).rowcount
             if n:
-                conn.execute(
-                    insert(events_t).values(
-                        application_id=app_id,
-                        at=now,
-                        attempt=0,
-                        step="worker",
-                        outcome="released",
-                        message=note,
-                        worker=worker,
-                    )
+                _record_event(
+                    conn,
+                    application_id=app_id,
+                    at=now,
+                    attempt=0,
+                    step="worker",
+                    outcome="released",
+                    message=note,
+                    worker=worker,
                 )
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _record_event(
+    conn: Connection,
+    *,
+    application_id: str,
+    at: datetime,
+    attempt: int,
+    step: str,
+    outcome: str,
+    message: str | None = None,
+    worker: str | None = None,
+) -> None:
+    """One line of a row's history, in the caller's transaction."""
+    conn.execute(
+        insert(events_t).values(
+            application_id=application_id,
+            at=at,
+            attempt=attempt,
+            step=step,
+            outcome=outcome,
+            message=message,
+            worker=worker,
+        )
+    )
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
