@@ -279,12 +279,11 @@ class Ledger:
                     n += 1
                     _record_event(
                         conn,
-                        application_id=app_id,
-                        at=now,
-                        attempt=0,
-                        step="discover",
-                        outcome="backfill",
-                        message="promoted from baseline by --backfill-since",
+                        app_id,
+                        now,
+                        "discover",
+                        "backfill",
+                        "promoted from baseline by --backfill-since",
                     )
         return n
 
@@ -367,16 +366,7 @@ class Ledger:
             attempt = conn.execute(
                 select(apps_t.c.attempts).where(apps_t.c.application_id == app_id)
             ).scalar_one()
-            _record_event(
-                conn,
-                application_id=app_id,
-                at=now,
-                attempt=attempt,
-                step=step,
-                outcome=outcome,
-                message=message,
-                worker=worker,
-            )
+            _record_event(conn, app_id, now, step, outcome, message, attempt=attempt, worker=worker)
 
     # -- reading ---------------------------------------------------------------------------
     @_store_errors
@@ -447,15 +437,7 @@ class Ledger:
                         updated_at=now,
                     )
                 )
-                _record_event(
-                    conn,
-                    application_id=app_id,
-                    at=now,
-                    attempt=0,
-                    step="operator",
-                    outcome="retry",
-                    message=note,
-                )
+                _record_event(conn, app_id, now, "operator", "retry", note)
         return ids
 
     @_store_errors
@@ -474,15 +456,7 @@ class Ledger:
                 )
             ).rowcount
             if n:
-                _record_event(
-                    conn,
-                    application_id=app_id,
-                    at=now,
-                    attempt=0,
-                    step="operator",
-                    outcome="resolved",
-                    message=note,
-                )
+                _record_event(conn, app_id, now, "operator", "resolved", note)
         return bool(n)
 
     @_store_errors
@@ -496,15 +470,7 @@ class Ledger:
             ).rowcount
             if n:
                 conn.execute(delete(events_t).where(events_t.c.application_id == app_id))
-                _record_event(
-                    conn,
-                    application_id=app_id,
-                    at=now,
-                    attempt=0,
-                    step="operator",
-                    outcome="purged",
-                    message="personal data removed",
-                )
+                _record_event(conn, app_id, now, "operator", "purged", "personal data removed")
         return bool(n)
 
     @_store_errors
@@ -529,16 +495,7 @@ class Ledger:
                 )
             ).rowcount
             if n:
-                _record_event(
-                    conn,
-                    application_id=app_id,
-                    at=now,
-                    attempt=0,
-                    step="worker",
-                    outcome="released",
-                    message=note,
-                    worker=worker,
-                )
+                _record_event(conn, app_id, now, "worker", "released", note, worker=worker)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -546,13 +503,13 @@ class Ledger:
 
 def _record_event(
     conn: Connection,
-    *,
     application_id: str,
     at: datetime,
-    attempt: int,
     step: str,
     outcome: str,
     message: str | None = None,
+    *,
+    attempt: int = 0,
     worker: str | None = None,
 ) -> None:
     """One line of a row's history, in the caller's transaction."""
