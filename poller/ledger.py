@@ -283,7 +283,7 @@ class Ledger:
                         now,
                         "discover",
                         "backfill",
-                        "promoted from baseline by --backfill-since",
+                        message="promoted from baseline by --backfill-since",
                     )
         return n
 
@@ -366,7 +366,9 @@ class Ledger:
             attempt = conn.execute(
                 select(apps_t.c.attempts).where(apps_t.c.application_id == app_id)
             ).scalar_one()
-            _record_event(conn, app_id, now, step, outcome, message, attempt=attempt, worker=worker)
+            _record_event(
+                conn, app_id, now, step, outcome, message=message, attempt=attempt, worker=worker
+            )
 
     # -- reading ---------------------------------------------------------------------------
     @_store_errors
@@ -437,7 +439,7 @@ class Ledger:
                         updated_at=now,
                     )
                 )
-                _record_event(conn, app_id, now, "operator", "retry", note)
+                _record_event(conn, app_id, now, "operator", "retry", message=note)
         return ids
 
     @_store_errors
@@ -456,7 +458,7 @@ class Ledger:
                 )
             ).rowcount
             if n:
-                _record_event(conn, app_id, now, "operator", "resolved", note)
+                _record_event(conn, app_id, now, "operator", "resolved", message=note)
         return bool(n)
 
     @_store_errors
@@ -470,7 +472,9 @@ class Ledger:
             ).rowcount
             if n:
                 conn.execute(delete(events_t).where(events_t.c.application_id == app_id))
-                _record_event(conn, app_id, now, "operator", "purged", "personal data removed")
+                _record_event(
+                    conn, app_id, now, "operator", "purged", message="personal data removed"
+                )
         return bool(n)
 
     @_store_errors
@@ -495,7 +499,7 @@ class Ledger:
                 )
             ).rowcount
             if n:
-                _record_event(conn, app_id, now, "worker", "released", note, worker=worker)
+                _record_event(conn, app_id, now, "worker", "released", message=note, worker=worker)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -507,8 +511,8 @@ def _record_event(
     at: datetime,
     step: str,
     outcome: str,
-    message: str | None = None,
     *,
+    message: str | None = None,
     attempt: int = 0,
     worker: str | None = None,
 ) -> None:
