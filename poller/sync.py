@@ -254,7 +254,13 @@ def _name(app: Application) -> str | None:
 
 
 def _link_employee(row: _Row, body: dict[str, Any], email: str) -> tuple[str, str]:
-    """Create the employee, or find the one that already has this email."""
+    """Create the employee, or find the one that already has this email.
+
+    A 5xx or a timeout may hide a create that landed. It isn't retried in place: the error
+    reschedules the row, and the next attempt's create either succeeds or meets "email already
+    exists", which the create_started_at marker shows to be our own. By then HiBob's
+    read-after-write lag has passed, so no worker waits it out.
+    """
     svc = row.svc
     ours_before = row.rec.create_started_at is not None
     row.save("employee", "create_started", create_started_at=svc.clock())
@@ -274,14 +280,6 @@ def _link_employee(row: _Row, body: dict[str, Any], email: str) -> tuple[str, st
                 endpoint="POST /people/search",
             ) from None
         return found, "created" if ours_before else "linked_existing"
-    except RateLimited:
-        raise
-    except RetryableError:
-        # No answer, or a 5xx: the create may have landed. Look before trying again.
-        found = _find_by_email(row, email)
-        if found is None:
-            raise
-        return found, "created"
 
 
 def _find_by_email(row: _Row, email: str) -> str | None:
