@@ -9,41 +9,58 @@ from __future__ import annotations
 import json
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.engine import make_url
 
 from poller.config import Settings
 from poller.cv import document_name, pick_cv
 from poller.discovery import Discovery
 from poller.errors import MappingError, PollerError, StoreError
-from poller.ledger import Ledger
+from poller.ledger import Ledger, Record, utcnow
 from poller.mapping import build_employee, comment_text
 from poller.pinpoint import PinpointClient
 from poller.wiring import build_ledger, build_pinpoint
 
 
-def _would_send(pinpoint: PinpointClient, settings: Settings, app_id: str) -> dict[str, Any]:
+def _would_send(
+    pinpoint: PinpointClient, settings: Settings, app_id: str, rec: Record | None = None
+) -> dict[str, Any]:
+    """What processing ``app_id`` would send; ``rec`` is its row, resumed from its checkpoints."""
     app = pinpoint.get_application(app_id)
     result: dict[str, Any] = {"application_id": app_id}
-    try:
-        payload = build_employee(app, settings.mapping, today=datetime.now().date())
-    except MappingError as exc:
-        result["error"] = f"cannot map application {app_id}: {exc}"
-        return result
+    employee_id = rec.hibob_employee_id if rec else None
+    link = (rec.employee_link if rec else None) or "created"
+    if employee_id is None:
+        try:
+            payload = build_employee(app, settings.mapping, today=datetime.now().date())
+        except MappingError as exc:
+            result["error"] = f"cannot map application {app_id}: {exc}"
+            return result
+        result["create_employee"] = payload.body
+    else:  # a resumed row: its employee exists, and no create is sent again
+        result["employee"] = {"hibob_employee_id": employee_id, "employee_link": link}
     attachment = pick_cv(app.attachments)
-    result["create_employee"] = payload.body
-    result["cv"] = (
-        {"documentName": document_name(app, attachment), "mode": settings.cv.mode}
-        if attachment
-        else None
-    )
-    result["comment"] = comment_text("<new id>", "created", app.first_name, app.last_name)
+    if rec is not None and rec.cv_status is not None:
+        result["cv"] = {"status": rec.cv_status}  # that step is done
+    elif attachment:
+        result["cv"] = {"documentName": document_name(app, attachment), "mode": settings.cv.mode}
+    else:
+        result["cv"] = None
+    result["comment"] = comment_text(employee_id or "<new id>", link, app.first_name, app.last_name)
     return result
 
 
 def _readable_ledger(settings: Settings) -> Ledger | None:
     """The ledger if it exists at the current schema; a dry run never creates or migrates it."""
+    url = make_url(settings.database.url)
+    database = (url.database or "").removeprefix("file:").split("?", 1)[0]
+    # Connecting to SQLite creates a missing file: look before connecting.
+    on_disk = url.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+    if on_disk and not Path(database).is_file():
+        return None
     ledger = build_ledger(settings)
     try:
         return ledger if ledger.schema_current() else None
@@ -55,40 +72,41 @@ def dry_run(settings: Settings, *, backfill_since: datetime | None) -> int:
     pinpoint = build_pinpoint(settings)
     ledger = _readable_ledger(settings)
     try:
-        ids = _unseen_ids(settings, pinpoint, ledger, backfill_since)
-        for app_id in ids:
-            click.echo(json.dumps(_would_send(pinpoint, settings, app_id), ensure_ascii=False))
+        rows = _due_rows(settings, pinpoint, ledger, backfill_since)
+        for app_id, rec in rows.items():
+            line = _would_send(pinpoint, settings, app_id, rec)
+            click.echo(json.dumps(line, ensure_ascii=False))
     except PollerError as exc:
         click.echo(f"poller: dry run failed: {exc}", err=True)
         return 1
-    click.echo(f"dry run: {len(ids)} hire(s) would be processed; nothing was written", err=True)
+    click.echo(f"dry run: {len(rows)} hire(s) would be processed; nothing was written", err=True)
     return 0
 
 
-def _unseen_ids(
+def _due_rows(
     settings: Settings,
     pinpoint: PinpointClient,
     ledger: Ledger | None,
     backfill_since: datetime | None,
-) -> list[str]:
-    from poller.ledger import utcnow
-
+) -> dict[str, Record | None]:
+    """The applications a real cycle would work now, each with its row if it has one:
+    new hires from the listing, then rows already pending and due (listed or not)."""
     now = utcnow()
     discovery = Discovery(settings, pinpoint, ledger or _NoLedger())  # type: ignore[arg-type]
     listing, plan = discovery.list(now=now, backfill_override=backfill_since)
-    known = {r.application_id: r.state for r in ledger.rows(limit=0)} if ledger else {}
-    ids = []
+    known = {r.application_id: r for r in ledger.rows(limit=0)} if ledger else {}
+    due: dict[str, Record | None] = {}
     for hire in listing.hires:
-        state = known.get(hire.id)
-        if state is None:
-            if plan.baseline_before is not None and hire.updated_at < plan.baseline_before:
-                continue  # would be recorded as baseline
-            ids.append(hire.id)
-        elif state == "pending" or (
-            state == "baseline" and backfill_since and hire.updated_at >= backfill_since
-        ):
-            ids.append(hire.id)
-    return ids
+        rec = known.get(hire.id)
+        if rec is None:
+            if plan.baseline_before is None or hire.updated_at >= plan.baseline_before:
+                due[hire.id] = None  # else it would be recorded as baseline
+        elif rec.state == "baseline" and backfill_since and hire.updated_at >= backfill_since:
+            due[hire.id] = rec
+    for rec in known.values():
+        if rec.state == "pending" and (rec.next_attempt_at is None or rec.next_attempt_at <= now):
+            due[rec.application_id] = rec
+    return due
 
 
 class _NoLedger:

@@ -206,7 +206,6 @@ def _run_steps(row: _Row) -> str:
                 create_started_at=None,
             )
         row.save("employee", link, hibob_employee_id=employee_id, employee_link=link)
-        metrics.hires_total.labels(outcome=link).inc()
 
     cv_status, cv_error = rec.cv_status, None
     if cv_status is None:
@@ -237,6 +236,7 @@ def _run_steps(row: _Row) -> str:
         row.end("failed", "cv_skipped", message, last_error=message, last_error_step="cv", **values)
         return "failed"
     row.end("done", "done", None, last_error=None, last_error_step=None, **values)
+    metrics.hires_total.labels(outcome=link or "created").inc()  # once, at the hire's end
     return "done"
 
 
