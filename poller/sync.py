@@ -184,6 +184,7 @@ def _settle(row: _Row) -> str:
 def _run_steps(row: _Row) -> str:
     svc, rec = row.svc, row.rec
     employee_id, link = rec.hibob_employee_id, rec.employee_link
+    fresh = False  # created by a 200 in this very attempt: it can hold no documents yet
     if employee_id is None:
         app = _application(row)
         row.step = "map"
@@ -196,7 +197,7 @@ def _run_steps(row: _Row) -> str:
             pinpoint_updated_at=app.updated_at,
         )
         row.step = "employee"
-        employee_id, link = _link_employee(row, payload.body, payload.email)
+        employee_id, link, fresh = _link_employee(row, payload.body, payload.email)
         if link == "linked_existing" and svc.settings.hibob.on_existing_employee == "fail":
             return _fail(
                 row,
@@ -210,7 +211,7 @@ def _run_steps(row: _Row) -> str:
     cv_status, cv_error = rec.cv_status, None
     if cv_status is None:
         row.step = "cv"
-        cv_status, doc_id, cv_error = _attach_cv(row, employee_id, link)
+        cv_status, doc_id, cv_error = _attach_cv(row, employee_id, fresh=fresh)
         row.save("cv", cv_status, cv_error, cv_status=cv_status, cv_document_id=doc_id)
 
     row.step = "comment"
@@ -253,7 +254,7 @@ def _name(app: Application) -> str | None:
     return name[:300] or None
 
 
-def _link_employee(row: _Row, body: dict[str, Any], email: str) -> tuple[str, str]:
+def _link_employee(row: _Row, body: dict[str, Any], email: str) -> tuple[str, str, bool]:
     """Create the employee, or find the one that already has this email.
 
     A 5xx or a timeout may hide a create that landed. It isn't retried in place: the error
@@ -267,8 +268,12 @@ def _link_employee(row: _Row, body: dict[str, Any], email: str) -> tuple[str, st
     try:
         employee_id = svc.hibob.create_employee(body)
         crashpoint("after:create")
-        return employee_id, "created"
+        return employee_id, "created", True
     except EmailAlreadyExists:
+        if not ours_before:
+            # HiBob had this email before our first create: remember that, so a rerun after a
+            # crash here still links rather than claiming the employee as our own.
+            row.save("employee", "exists", create_started_at=None)
         # Either our own earlier create (it landed, then we crashed or lost the answer), or
         # a person already in HiBob: a rehire, or HR was quicker.
         found = _find_by_email(row, email)
@@ -279,7 +284,7 @@ def _link_employee(row: _Row, body: dict[str, Any], email: str) -> tuple[str, st
                 api="hibob",
                 endpoint="POST /people/search",
             ) from None
-        return found, "created" if ours_before else "linked_existing"
+        return found, "created" if ours_before else "linked_existing", False
 
 
 def _find_by_email(row: _Row, email: str) -> str | None:
@@ -294,8 +299,12 @@ def _find_by_email(row: _Row, email: str) -> str | None:
         svc.sleep(svc.settings.hibob.lookup_interval_seconds)
 
 
-def _attach_cv(row: _Row, employee_id: str, link: str | None) -> tuple[str, str | None, str | None]:
-    """Returns (cv_status, document id, why skipped)."""
+def _attach_cv(row: _Row, employee_id: str, *, fresh: bool) -> tuple[str, str | None, str | None]:
+    """Returns (cv_status, document id, why skipped).
+
+    Any employee not created in this very attempt (adopted, found again after a lost answer,
+    or resumed) may already hold the CV, so their documents are listed first.
+    """
     svc, cfg = row.svc, row.svc.settings
     app = _application(row)
     attachment = pick_cv(app.attachments)
@@ -303,7 +312,7 @@ def _attach_cv(row: _Row, employee_id: str, link: str | None) -> tuple[str, str 
         return "none", None, None
     row.step = "cv"
     name = document_name(app, attachment)
-    if link == "linked_existing" or row.rec.cv_started_at is not None:
+    if not fresh:
         documents = svc.hibob.list_documents(employee_id)
         crashpoint("after:doc_list")
         for doc in documents:
