@@ -31,7 +31,7 @@ import requests
 import structlog
 from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
 
-from poller import metrics
+from poller import metrics, redact
 from poller.errors import (
     AuthError,
     EmailAlreadyExists,
@@ -54,6 +54,7 @@ _ERROR_BODY_LIMIT = 64 * 1024
 # X-RateLimit-Reset values below this are read as "seconds from now", not a Unix epoch.
 _EPOCH_THRESHOLD = 1_000_000_000
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD"})
+_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key"})
 
 _URL_QUERY = re.compile(r"(?i)\b((?:https?|ftp)://[^\s?#\"'<>]*)[?#][^\s\"'<>]*")
 _XML_CODE = re.compile(rb"<Code>([A-Za-z0-9_.-]{1,60})</Code>")
@@ -70,8 +71,10 @@ def make_session(
 
 
 def clean_text(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    """Make upstream text safe for messages: redact URL query strings, drop control
-    characters, collapse whitespace and bound the length."""
+    """Make upstream text safe for messages: redact URL query strings and credentials
+    (an error page may echo our own headers back), drop control characters, collapse
+    whitespace and bound the length."""
+    text = redact.redact(text).replace(f"?{redact.QUERY_MASK}", "?")
     text = _URL_QUERY.sub(r"\1?…", text)
     text = "".join(
         " " if ch.isspace() else ch for ch in text
@@ -381,6 +384,10 @@ class HttpClient:
         self.api = api
         self.base_url = base_url.rstrip("/")
         self._headers = dict(headers)
+        for name, value in headers.items():
+            if name.lower() in _CREDENTIAL_HEADERS:
+                # Masked wherever it shows up, e.g. echoed in an upstream error body.
+                redact.register_secret(value.split(" ", 1)[-1])
         self._session = session if session is not None else make_session()
         self._timeout = (connect_timeout, read_timeout)
         self._max_retries = max(0, max_retries)
@@ -510,8 +517,11 @@ class HttpClient:
         pass_redirects: bool,
     ) -> requests.Response | _Failure:
         try:
+            # verify is passed per request: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE
+            # override a session-level CA bundle (psf/requests#4726), losing http.ca_bundle.
             resp = self._session.request(
-                method, url, timeout=self._timeout, stream=True, **options
+                method, url, timeout=self._timeout, stream=True,
+                verify=self._session.verify, **options,
             )
         except requests.RequestException as exc:
             return _Failure(*self._translate(exc, endpoint))

@@ -30,7 +30,8 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
-    return str(value)
+    # Rows hold candidate data: never let it drive the operator's terminal.
+    return "".join(ch if ch.isprintable() else " " for ch in str(value))
 
 
 def _jsonable(rec: Record) -> dict[str, Any]:
@@ -64,35 +65,35 @@ def render_rows(
 
 def _rich_table(rows: Sequence[Record], out: Any) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(show_lines=False, header_style="bold")
-    for col in (
-        "application",
-        "state",
-        "candidate",
-        "HiBob id",
-        "link",
-        "CV",
-        "comment",
-        "tries",
-        "updated",
-        "last error",
-    ):
-        table.add_column(col, overflow="fold")
+    for col in ("application", "state", "candidate", "HiBob id", "link", "CV", "comment"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("tries", no_wrap=True)
+    table.add_column("updated", no_wrap=True)
+    table.add_column("last error", overflow="fold", min_width=30)
     styles = {"done": "green", "failed": "red", "pending": "yellow", "in_progress": "cyan"}
     for r in rows:
+        cells = [
+            _text(v)
+            for v in (
+                r.application_id,
+                r.candidate_name,
+                r.hibob_employee_id,
+                r.employee_link,
+                r.cv_status,
+            )
+        ]
         table.add_row(
-            r.application_id,
+            escape(cells[0]),
             f"[{styles.get(r.state, 'dim')}]{r.state}[/]",
-            _text(r.candidate_name),
-            _text(r.hibob_employee_id),
-            _text(r.employee_link),
-            _text(r.cv_status),
+            *(escape(c) for c in cells[1:]),
             "yes" if r.pinpoint_comment_id else "",
             str(r.attempts),
             r.updated_at.strftime("%Y-%m-%d %H:%M"),
-            (r.last_error or "")[:120],
+            escape(_text(r.last_error)[:120]),
         )
     # Off a terminal (a container log, a pipe) rich would assume 80 columns and fold every id.
     Console(file=out, width=None if out.isatty() else 200).print(table)

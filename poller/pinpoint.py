@@ -39,6 +39,9 @@ from poller.wire import (
 
 log = structlog.get_logger("poller.pinpoint")
 
+# Recorded as the comment id when Pinpoint accepted a comment (2xx) but its answer was unreadable.
+UNKNOWN_COMMENT_ID = "posted (id unknown)"
+
 API = "pinpoint"
 ENDPOINT_JOBS = "GET /jobs"
 ENDPOINT_APPLICATIONS = "GET /applications"
@@ -76,10 +79,20 @@ def parse_jobs_page(body: object) -> list[Job]:
         if res.type != "stages":
             continue
         where: tuple[Any, ...] = ("included", i)
-        attrs = validate(StageAttributes, res.attributes, api=API, endpoint=ENDPOINT_JOBS,
-                         prefix=(*where, "attributes"))
-        rels = validate(StageRelationships, res.relationships, api=API, endpoint=ENDPOINT_JOBS,
-                        prefix=(*where, "relationships"))
+        attrs = validate(
+            StageAttributes,
+            res.attributes,
+            api=API,
+            endpoint=ENDPOINT_JOBS,
+            prefix=(*where, "attributes"),
+        )
+        rels = validate(
+            StageRelationships,
+            res.relationships,
+            api=API,
+            endpoint=ENDPOINT_JOBS,
+            prefix=(*where, "relationships"),
+        )
         stages[res.id] = Stage(id=res.id, name=attrs.name)
         if rels.job is not None and rels.job.data is not None:
             stage_job[res.id] = rels.job.data.id
@@ -101,12 +114,14 @@ def parse_listing_page(body: object) -> list[HireSummary]:
     for row in page.data:
         stage = row.relationships.stage.data if row.relationships.stage else None
         job = row.relationships.job.data if row.relationships.job else None
-        rows.append(HireSummary(
-            id=row.id,
-            updated_at=row.attributes.updated_at,
-            stage_id=stage.id if stage else None,
-            job_id=job.id if job else None,
-        ))
+        rows.append(
+            HireSummary(
+                id=row.id,
+                updated_at=row.attributes.updated_at,
+                stage_id=stage.id if stage else None,
+                job_id=job.id if job else None,
+            )
+        )
     return rows
 
 
@@ -201,7 +216,9 @@ class PinpointClient:
                 raise InvalidResponse(f"more than {MAX_PAGES} pages", api=API, endpoint=endpoint)
             tally.requests += 1  # counted before the call: a refused request is one too
             resp = self._http.request(
-                "GET", path, endpoint=endpoint,
+                "GET",
+                path,
+                endpoint=endpoint,
                 params={**params, "page[number]": str(number), "page[size]": str(self._page_size)},
             )
             page = parse(parse_json(resp, API, endpoint))
@@ -209,7 +226,9 @@ class PinpointClient:
             if page and not fresh:
                 raise InvalidResponse(
                     f"page {number} only repeats earlier rows (is page[number] ignored?)",
-                    api=API, endpoint=endpoint, status=resp.status_code,
+                    api=API,
+                    endpoint=endpoint,
+                    status=resp.status_code,
                 )
             for row in fresh:
                 rows[row.id] = row
@@ -218,8 +237,9 @@ class PinpointClient:
         return list(rows.values())
 
     def list_jobs(self) -> list[Job]:
-        return self._all_pages("/jobs", ENDPOINT_JOBS, {"include": "stages"},
-                               parse_jobs_page, _Tally())
+        return self._all_pages(
+            "/jobs", ENDPOINT_JOBS, {"include": "stages"}, parse_jobs_page, _Tally()
+        )
 
     def resolve_hired_stages(self, names: Sequence[str], ids: Sequence[str]) -> HiredStages:
         """Stage ids whose name matches (trimmed, ignoring case) or whose id is listed.
@@ -234,8 +254,9 @@ class PinpointClient:
         found = set(explicit)
         without: list[Job] = []
         for job in self.list_jobs():
-            hits = {s.id for s in job.stages if s.name.strip().casefold() in wanted
-                    or s.id in explicit}
+            hits = {
+                s.id for s in job.stages if s.name.strip().casefold() in wanted or s.id in explicit
+            }
             found |= hits
             if not hits:
                 without.append(job)
@@ -260,25 +281,31 @@ class PinpointClient:
             since = updated_since if updated_since.tzinfo else updated_since.replace(tzinfo=UTC)
             filtered = {**params, "filter[updated_at][gte]": since.isoformat()}
             try:
-                rows = self._all_pages("/applications", ENDPOINT_APPLICATIONS, filtered,
-                                       parse_listing_page, tally)
-                return Listing(hires=tuple(rows), used_updated_filter=True,
-                               requests=tally.requests)
+                rows = self._all_pages(
+                    "/applications", ENDPOINT_APPLICATIONS, filtered, parse_listing_page, tally
+                )
+                return Listing(hires=tuple(rows), used_updated_filter=True, requests=tally.requests)
             except PermanentError as exc:
                 if exc.status != 400:
                     raise
                 self._updated_filter_ok = False
-                log.warning("pinpoint.updated_filter_rejected", error=exc.message,
-                            action="listing every hire from now on, deduplicated locally")
+                log.warning(
+                    "pinpoint.updated_filter_rejected",
+                    error=exc.message,
+                    action="listing every hire from now on, deduplicated locally",
+                )
         if updated_since is not None:
             metrics.discovery_fallback_total.inc()
-        rows = self._all_pages("/applications", ENDPOINT_APPLICATIONS, params,
-                               parse_listing_page, tally)
+        rows = self._all_pages(
+            "/applications", ENDPOINT_APPLICATIONS, params, parse_listing_page, tally
+        )
         return Listing(hires=tuple(rows), used_updated_filter=False, requests=tally.requests)
 
     def get_application(self, app_id: str) -> Application:
         resp = self._http.request(
-            "GET", f"/applications/{quote(app_id, safe='')}", endpoint=ENDPOINT_APPLICATION,
+            "GET",
+            f"/applications/{quote(app_id, safe='')}",
+            endpoint=ENDPOINT_APPLICATION,
             params={"extra_fields[applications]": "attachments", "include": "job,offers"},
         )
         return parse_application(parse_json(resp, API, ENDPOINT_APPLICATION))
@@ -286,13 +313,27 @@ class PinpointClient:
     def post_comment(self, app_id: str, body_text: str) -> str:
         """Post a comment; returns its id. Not retried once it may have arrived: every
         comment notifies the hiring team, and Pinpoint can't list them to check."""
-        payload = {"data": {
-            "type": "comments",
-            "attributes": {"body_text": body_text},
-            "relationships": {"commentable": {"data": {"type": "applications", "id": app_id}}},
-        }}
-        resp = self._http.request(
-            "POST", "/comments", endpoint=ENDPOINT_COMMENT, idempotent=False, json=payload,
-            headers={"Content-Type": JSONAPI},
-        )
-        return parse_comment(parse_json(resp, API, ENDPOINT_COMMENT))
+        payload = {
+            "data": {
+                "type": "comments",
+                "attributes": {"body_text": body_text},
+                "relationships": {"commentable": {"data": {"type": "applications", "id": app_id}}},
+            }
+        }
+        try:
+            resp = self._http.request(
+                "POST",
+                "/comments",
+                endpoint=ENDPOINT_COMMENT,
+                idempotent=False,
+                json=payload,
+                headers={"Content-Type": JSONAPI},
+            )
+            return parse_comment(parse_json(resp, API, ENDPOINT_COMMENT))
+        except InvalidResponse as exc:
+            if exc.status is None or not 200 <= exc.status < 300:
+                raise
+            # A 2xx means Pinpoint took the comment, even if its answer is unreadable (too
+            # large, not JSON): posting again would notify the hiring team twice.
+            log.warning("pinpoint.comment_answer_unreadable", status=exc.status)
+            return UNKNOWN_COMMENT_ID

@@ -20,9 +20,10 @@ import re
 import threading
 from urllib.parse import quote, quote_plus
 
-__all__ = ["MASK", "Redactor", "clear_secrets", "redact", "register_secret"]
+__all__ = ["MASK", "QUERY_MASK", "Redactor", "clear_secrets", "redact", "register_secret"]
 
 MASK = "***"
+QUERY_MASK = "<redacted>"  # what a URL's query string becomes
 MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words and digits
 
 # https://host/path?query#fragment -> https://host/path?<redacted>
@@ -91,7 +92,7 @@ class Redactor:
         pattern = self._pattern
         if pattern is not None:
             text = pattern.sub(MASK, text)
-        text = _URL_QUERY.sub(r"\1?<redacted>", text)
+        text = _URL_QUERY.sub(rf"\1?{QUERY_MASK}", text)
         text = _URL_PASSWORD.sub(rf"\1:{MASK}@", text)
         return _HEADER.sub(_header_repl, text)
 

@@ -46,7 +46,7 @@ from poller.errors import (
 from poller.hibob import HibobClient
 from poller.http import HttpClient
 from poller.ledger import LeaseLost, Ledger, Record, utcnow
-from poller.mapping import build_employee, comment_text
+from poller.mapping import build_employee, clean, comment_text
 from poller.models import Application
 from poller.pinpoint import PinpointClient
 from poller.redact import redact
@@ -250,8 +250,9 @@ def _application(row: _Row) -> Application:
 
 
 def _name(app: Application) -> str | None:
-    name = " ".join(p for p in (app.first_name, app.last_name) if p)
-    return name[:300] or None
+    # Shown to operators by `poller list/show`: no terminal escapes or control characters.
+    name = clean(" ".join(p for p in (app.first_name, app.last_name) if p), 300)
+    return name or None
 
 
 def _link_employee(row: _Row, body: dict[str, Any], email: str) -> tuple[str, str, bool]:

@@ -16,7 +16,12 @@ from poller import metrics
 from poller.errors import AuthError, InvalidResponse, NotFound, PermanentError, RetryableError
 from poller.http import HttpClient
 from poller.models import Stage
-from poller.pinpoint import JOB_VISIBILITY, PinpointClient, parse_application
+from poller.pinpoint import (
+    JOB_VISIBILITY,
+    UNKNOWN_COMMENT_ID,
+    PinpointClient,
+    parse_application,
+)
 
 BASE = "http://127.0.0.1:9/api/v1"
 API_KEY = "pp-key-123"
@@ -377,7 +382,15 @@ def test_post_comment_validation_error(mocked: responses.RequestsMock) -> None:
         make_client().post_comment("1", "")
 
 
-def test_post_comment_answer_without_id_is_invalid(mocked: responses.RequestsMock) -> None:
+def test_post_comment_unreadable_2xx_counts_as_posted(mocked: responses.RequestsMock) -> None:
+    # Pinpoint accepted it; raising would make the caller post a second comment.
     mocked.post(f"{BASE}/comments", status=201, json={"data": {}})
-    with pytest.raises(InvalidResponse, match=r"data\.id: missing"):
+    assert make_client().post_comment("1", "x") == UNKNOWN_COMMENT_ID
+    mocked.post(f"{BASE}/comments", status=201, body="<html>signed out</html>")
+    assert make_client().post_comment("1", "x") == UNKNOWN_COMMENT_ID
+
+
+def test_post_comment_unreadable_4xx_still_raises(mocked: responses.RequestsMock) -> None:
+    mocked.post(f"{BASE}/comments", status=422, body="<html>no</html>")
+    with pytest.raises(PermanentError):
         make_client().post_comment("1", "x")
