@@ -56,7 +56,7 @@ def _ledger(settings: Settings, *, migrate: bool = False) -> Ledger:
     ledger = build_ledger(settings)
     try:
         if migrate:
-            ledger.migrate()
+            ledger.migrate_if_needed()
         elif not ledger.schema_current():
             _die(
                 "the database schema is not up to date: run `poller db upgrade` "

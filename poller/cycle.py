@@ -84,7 +84,9 @@ class Cycle:
         """Claim and process due rows until none are left, or a stop is asked for."""
         cfg = self.svc.settings.worker
         outcomes: dict[str, int] = {}
-        seen: set[str] = set()  # a row rescheduled in this cycle waits for the next one
+        # Rows rescheduled (or lost) in this cycle wait for the next one. Finished rows aren't
+        # due any more, so they leave the set: it stays small however big the backlog.
+        seen: set[str] = set()
         lock = threading.Lock()
         abort: list[CycleAborted] = []
 
@@ -109,6 +111,8 @@ class Cycle:
                     return
                 with lock:
                     outcomes[outcome] = outcomes.get(outcome, 0) + 1
+                    if outcome in ("done", "failed"):
+                        seen.discard(rec.application_id)
 
         workers = max(1, cfg.concurrency)
         with ThreadPoolExecutor(workers, thread_name_prefix="poller-worker") as pool:

@@ -25,8 +25,10 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import SQLAlchemyError
@@ -34,6 +36,7 @@ from sqlalchemy.pool import NullPool
 
 from poller.errors import PollerError, StoreError
 from poller.models import HireSummary
+from poller.schema import HEAD_REVISION
 from poller.schema import application_events as events_t
 from poller.schema import poller_state as state_t
 from poller.schema import processed_applications as apps_t
@@ -42,6 +45,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 ACTIVE = ("pending", "in_progress")
+MIGRATION_LOCK_ID = 7_304_961_226  # any constant; names the advisory lock around migrations
 STATES = ("pending", "in_progress", "done", "failed", "baseline")
 
 
@@ -123,7 +127,16 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+        # A pooled connection per worker: reconnecting per transaction re-ran the pragmas and
+        # flushed the WAL on every close (bench: 33.9 s -> 7.1 s for 200 hires at 0 latency).
+        # An in-memory database can't be shared by a pool: each connection would be empty.
+        memory = url in ("sqlite://", "sqlite:///:memory:")
+        engine = create_engine(
+            url,
+            poolclass=NullPool if memory else None,
+            **({} if memory else {"pool_size": pool_size, "max_overflow": pool_size}),
+            connect_args={"timeout": 30},
+        )
         _sqlite_pragmas(engine)
         return engine
     return create_engine(
@@ -171,6 +184,10 @@ class Ledger:
         cfg.set_main_option("script_location", str(Path(migrations.__file__).parent))
         cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Pods starting together on a fresh database: one migrates, the others wait
+                # here and then find the schema current. (SQLite's BEGIN IMMEDIATE does this.)
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
@@ -181,15 +198,16 @@ class Ledger:
 
     @_store_errors
     def schema_current(self) -> bool:
-        from alembic.runtime.migration import MigrationContext
-        from alembic.script import ScriptDirectory
-
-        import migrations
-
-        script = ScriptDirectory(str(Path(migrations.__file__).parent))
+        """One plain query, no Alembic import: a CronJob pays this on every start."""
         with self.engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
-        return current == script.get_current_head()
+            if not inspect(conn).has_table("alembic_version"):
+                return False
+            current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        return current == HEAD_REVISION
+
+    def migrate_if_needed(self) -> None:
+        if not self.schema_current():
+            self.migrate()
 
     # -- poller_state ----------------------------------------------------------------------
     @_store_errors
@@ -199,14 +217,17 @@ class Ledger:
 
     @_store_errors
     def set_state(self, values: dict[str, str], *, now: datetime | None = None) -> None:
+        """Upsert: two processes' first cycles may both write the watermark at once."""
         now = now or utcnow()
         with self._tx() as conn:
             for key, value in values.items():
-                done = conn.execute(
-                    update(state_t).where(state_t.c.key == key).values(value=value, updated_at=now)
-                ).rowcount
-                if not done:
-                    conn.execute(insert(state_t).values(key=key, value=value, updated_at=now))
+                stmt = _dialect_insert(conn)(state_t).values(key=key, value=value, updated_at=now)
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=[state_t.c.key],
+                        set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
+                    )
+                )
 
     # -- discovery -------------------------------------------------------------------------
     @_store_errors
@@ -535,16 +556,21 @@ def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[i : i + size]
 
 
-def _insert_ignore(conn: Connection, rows: list[dict[str, Any]]) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING in the dialect's own words."""
+def _dialect_insert(conn: Connection) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (both PostgreSQL and SQLite do)."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return (
-            pg_insert(apps_t).values(rows).on_conflict_do_nothing(index_elements=["application_id"])
-        )
+        return pg_insert
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+    return sqlite_insert
+
+
+def _insert_ignore(conn: Connection, rows: list[dict[str, Any]]) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING in the dialect's own words."""
     return (
-        sqlite_insert(apps_t).values(rows).on_conflict_do_nothing(index_elements=["application_id"])
+        _dialect_insert(conn)(apps_t)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["application_id"])
     )

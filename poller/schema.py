@@ -44,6 +44,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# The newest migration in migrations/versions. tests/unit/test_ledger.py checks they agree.
+HEAD_REVISION = "0001"
+
 metadata = MetaData()
 
 # Column names are the interface in design.md: people query this table directly.

@@ -52,6 +52,18 @@ def test_migration_from_empty_creates_the_contract_columns(db_url: str) -> None:
     led.dispose()
 
 
+def test_head_revision_constant_matches_the_migrations() -> None:
+    from pathlib import Path
+
+    from alembic.script import ScriptDirectory
+
+    import migrations
+    from poller.schema import HEAD_REVISION
+
+    script = ScriptDirectory(str(Path(migrations.__file__).parent))
+    assert script.get_current_head() == HEAD_REVISION
+
+
 def test_discovery_insert_is_idempotent_and_baselines_old_hires(ledger: Ledger) -> None:
     hires = [
         HireSummary("1", NOW - timedelta(days=1)),
