@@ -1,0 +1,231 @@
+"""Benchmark the poller against the simulators (issue 7) and compare with the targets.
+
+    python -m bench.run                 # the full run, ~8 minutes on 2 cores
+    python -m bench.run --quick         # a smoke run, ~1 minute
+    python -m bench.run --only quiet,cold --database-url postgresql://postgres@127.0.0.1/postgres
+
+The simulators run in a child process (`python -m poller.sandbox`), the poller as the real
+`poller run --once` command in another; every wait is bounded. Prints a table and writes
+bench/results/latest.json. Targets are measured against, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import scenarios
+from bench.pollerproc import Databases
+from bench.scenarios import Options
+
+SECTIONS = ("backlog", "rate", "quiet", "process", "cold")
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="few hires, one run each: a smoke run")
+    p.add_argument("--only", default=",".join(SECTIONS),
+                   help=f"comma list of sections (default all): {','.join(SECTIONS)}")
+    p.add_argument("--repeat", type=int, help="runs per cheap measurement (default 3)")
+    p.add_argument("--latency-ms", type=int, default=50,
+                   help="added to every API request on both simulators (default 50)")
+    p.add_argument("--concurrency", type=int, default=4, help="worker.concurrency (default 4)")
+    p.add_argument("--backlog-hires", type=int, help="default 500")
+    p.add_argument("--baseline-hires", type=int,
+                   help="hires for the concurrency-1 baseline, compared per hire (default 100)")
+    p.add_argument("--rate-hires", type=int, help="default 300")
+    p.add_argument("--rate-limit", type=int, default=120, help="HiBob POST /people per minute")
+    p.add_argument("--rate-pace", type=int, default=118, help="poller hibob.create_per_minute")
+    p.add_argument("--rate-repeat", type=int, default=1, help="rate-limited runs (default 1)")
+    p.add_argument("--quiet-sizes", help="history sizes, comma list (default 1000,10000)")
+    p.add_argument("--process-hires", type=int, help="default 2000")
+    p.add_argument("--process-latency-ms", type=int, default=0,
+                   help="latency for the CPU/RSS run (default 0: CPU per hire doesn't depend "
+                        "on it, and the run takes a minute instead of three)")
+    p.add_argument("--process-repeat", type=int, default=1)
+    p.add_argument("--cold-repeat", type=int, default=5)
+    p.add_argument("--database-url", help="a PostgreSQL server URL; the bench creates (and "
+                   "drops) one database per measurement on it. Default: SQLite files")
+    p.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    args = p.parse_args(argv)
+    unknown = set(args.only.split(",")) - set(SECTIONS)
+    if unknown:
+        p.error(f"--only: unknown sections {', '.join(sorted(unknown))}")
+    return args
+
+
+def options(args: argparse.Namespace) -> Options:
+    quick = args.quick
+
+    def pick(value: int | None, full: int, smoke: int) -> int:
+        return value if value is not None else (smoke if quick else full)
+
+    sizes = args.quiet_sizes or ("200,1000" if quick else "1000,10000")
+    return Options(
+        latency_ms=args.latency_ms,
+        repeat=pick(args.repeat, 3, 1),
+        backlog_hires=pick(args.backlog_hires, 500, 100),
+        baseline_hires=pick(args.baseline_hires, 100, 20),
+        concurrency=args.concurrency,
+        rate_hires=pick(args.rate_hires, 300, 40),
+        rate_limit=args.rate_limit,
+        rate_pace=args.rate_pace,
+        rate_repeat=args.rate_repeat,
+        quiet_sizes=tuple(int(s) for s in sizes.split(",")),
+        process_hires=pick(args.process_hires, 2000, 300),
+        process_latency_ms=args.process_latency_ms,
+        process_repeat=args.process_repeat,
+        cold_repeat=args.cold_repeat,
+    )
+
+
+def machine() -> dict[str, Any]:
+    git = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False,
+        cwd=Path(__file__).resolve().parent,
+    )
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "nproc": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "git_head": git.stdout.strip() or None,
+    }
+
+
+# -- the table ---------------------------------------------------------------------------------
+Row = tuple[str, str, str, str]  # measure, measured, target, verdict
+
+
+def _verdict(ok: bool | None) -> str:
+    return "-" if ok is None else ("met" if ok else "MISSED")
+
+
+def rows(results: dict[str, Any]) -> list[Row]:
+    out: list[Row] = []
+    if "backlog" in results:
+        b = results["backlog"]
+        out += [
+            (f"backlog: wall time, {b['hires']} hires, concurrency {b['concurrency']}",
+             f"{b['wall_s']:.1f} s ({b['hires_per_s']:.1f} hires/s)", "", "-"),
+            ("backlog: requests per hire (poller's)", f"{b['requests_per_hire']:.3f}",
+             "<= 4.05", _verdict(b["requests_per_hire"] <= 4.05)),
+            ("backlog: requests per hire incl. HiBob's CV fetch",
+             f"{b['requests_per_hire_incl_hibob_cv_fetch']:.3f}", "(info)", "-"),
+            (f"backlog: sequential baseline ({b['baseline_hires']} hires, concurrency 1)",
+             f"{b['baseline_seconds_per_hire'] * 1000:.0f} ms/hire", "", "-"),
+            ("backlog: speed-up over the baseline", f"{b['speedup']:.2f}x", ">= 3x",
+             _verdict(b["speedup"] >= 3)),
+        ]
+    if "rate" in results:
+        r = results["rate"]
+        out += [
+            (f"rate-limited: creates/min ({r['hires']} hires, limit {r['limit_per_minute']}/min)",
+             f"{r['creates_per_minute']:.1f} = {r['fraction_of_limit'] * 100:.1f}% of limit",
+             ">= 90%", _verdict(r["fraction_of_limit"] >= 0.9)),
+            ("rate-limited: 429 answers", str(r["status_429"]), "0",
+             _verdict(r["status_429"] == 0)),
+        ]
+    if "quiet" in results:
+        sizes = results["quiet"]["sizes"]
+        counts = {s["requests_max"] for s in sizes.values()}
+        for size, s in sizes.items():
+            out.append((
+                f"quiet poll: requests, {int(size):,} history rows",
+                f"{s['requests']:g} (cycle {s['cycle_s'] * 1000:.0f} ms)",
+                "<= 3, same for all sizes",
+                _verdict(s["requests_max"] <= 3 and len(counts) == 1),
+            ))
+        for size, s in sizes.items():
+            d = s["daily_reconciliation"]
+            out.append((f"daily full reconciliation: requests, {int(size):,} rows",
+                        f"{d['requests']} (cycle {d['cycle_s']:.2f} s)", "(info)", "-"))
+    if "process" in results:
+        p = results["process"]
+        out += [
+            (f"process: poller CPU per hire ({p['hires']} hires, gross)",
+             f"{p['cpu_ms_per_hire']:.1f} ms", "<= 5 ms", _verdict(p["cpu_ms_per_hire"] <= 5)),
+            ("process: poller CPU per hire (net of an idle --once)",
+             f"{p['cpu_ms_per_hire_net']:.1f} ms", "(info)", "-"),
+            (f"process: peak RSS over {p['hires']} hires", f"{p['maxrss_mb']:.0f} MB",
+             "<= 150 MB", _verdict(p["maxrss_mb"] <= 150)),
+        ]
+    if "cold" in results:
+        c = results["cold"]
+        out.append(("cold start: poller --help", f"{c['help_wall_s'] * 1000:.0f} ms",
+                    "<= 500 ms", _verdict(c["help_wall_s"] <= 0.5)))
+    if "quiet" in results:
+        first = next(iter(results["quiet"]["sizes"].values()))
+        out.append(("cold start: quiet poller run --once (process wall)",
+                    f"{first['process_wall_s'] * 1000:.0f} ms", "(info)", "-"))
+    return out
+
+
+def table(data: list[Row]) -> str:
+    header: Row = ("measure", "measured", "target", "verdict")
+    widths = [max(len(r[i]) for r in [header, *data]) for i in range(4)]
+    line = "  ".join("-" * w for w in widths)
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join([fmt.format(*header), line, *(fmt.format(*r) for r in data)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    opts = options(args)
+    wanted = args.only.split(",")
+    started = time.monotonic()
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="poller-bench-") as tmp:
+        workdir = Path(tmp)
+        dbs = Databases(workdir, args.database_url)
+        steps: dict[str, Callable[[], dict[str, Any]]] = {
+            "backlog": lambda: scenarios.backlog(dbs, workdir, opts),
+            "rate": lambda: scenarios.rate_limited(dbs, workdir, opts),
+            "quiet": lambda: scenarios.quiet(dbs, workdir, opts),
+            "process": lambda: scenarios.process_costs(dbs, workdir, opts),
+            "cold": lambda: scenarios.cold_start(workdir, opts),
+        }
+        try:
+            for name in SECTIONS:
+                if name in wanted:
+                    t0 = time.monotonic()
+                    print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+                    results[name] = steps[name]()
+                    print(f"[bench] {name} done in {time.monotonic() - t0:.0f} s",
+                          file=sys.stderr, flush=True)
+        finally:
+            dbs.drop_all()
+    m = machine()
+    report: dict[str, Any] = {
+        "machine": m,
+        "command": shlex.join(["python", "-m", "bench.run", *(argv or sys.argv[1:])]),
+        "database": dbs.kind,
+        "options": opts.__dict__ | {"quiet_sizes": list(opts.quiet_sizes)},
+        "elapsed_s": round(time.monotonic() - started, 1),
+        "table": [dict(zip(("measure", "measured", "target", "verdict"), r, strict=True))
+                  for r in rows(results)],
+        "results": results,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(f"\n{m['date']}  nproc={m['nproc']}  python {m['python']}  db={dbs.kind}  "
+          f"latency={opts.latency_ms} ms  elapsed {report['elapsed_s']} s\n")
+    print(table(rows(results)))
+    print(f"\nwrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
