@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
 from bench.simproc import SimProcess, clean_env
 
 # The poller as deployments run it: the console script next to this interpreter.
@@ -62,9 +64,7 @@ class ProcResult:
         raise RuntimeError(f"no cycle summary (exit {self.code}): {self.stderr[-2000:]}")
 
 
-def run_measured(
-    argv: list[str], *, env: dict[str, str], cwd: Path, timeout: float
-) -> ProcResult:
+def run_measured(argv: list[str], *, env: dict[str, str], cwd: Path, timeout: float) -> ProcResult:
     """Run argv to completion (killed after `timeout` seconds); wall time and its rusage."""
     out_path, err_path = cwd / f"out-{uuid.uuid4().hex}.txt", cwd / f"err-{uuid.uuid4().hex}.txt"
     with out_path.open("wb") as out, err_path.open("wb") as err:
@@ -128,7 +128,9 @@ class PollerSetup:
     ) -> tuple[ProcResult, dict[str, Any]]:
         """`poller run --once`; its rusage and its cycle summary. A failed cycle raises."""
         result = run_measured(
-            [str(POLLER), "run", "--once"], env=self.env(overrides), cwd=self.workdir,
+            [str(POLLER), "run", "--once"],
+            env=self.env(overrides),
+            cwd=self.workdir,
             timeout=timeout,
         )
         summary = result.summary()
@@ -190,23 +192,5 @@ def merge(
     return out
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, dict):
-        items = ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items())
-        return "{ " + items + " }"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, int | float):
-        return repr(value)
-    return json.dumps(str(value))
-
-
 def toml_dumps(config: dict[str, dict[str, Any]]) -> str:
-    lines: list[str] = []
-    for section, values in config.items():
-        lines.append(f"[{section}]")
-        lines += [f"{key} = {_toml_value(v)}" for key, v in values.items()]
-        lines.append("")
-    return "\n".join(lines)
+    return tomli_w.dumps(config)

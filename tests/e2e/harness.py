@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import tomli_w
 
 from poller.config import Settings, load_settings
 from poller.cycle import Cycle, CycleResult
@@ -42,27 +43,8 @@ TEST_CONFIG: dict[str, dict[str, Any]] = {
 }
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, dict):
-        return (
-            "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
-        )
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, int | float):
-        return repr(value)
-    return json.dumps(str(value))
-
-
 def toml_dumps(config: dict[str, dict[str, Any]]) -> str:
-    lines: list[str] = []
-    for section, values in config.items():
-        lines.append(f"[{section}]")
-        lines += [f"{key} = {_toml_value(v)}" for key, v in values.items()]
-        lines.append("")
-    return "\n".join(lines)
+    return tomli_w.dumps(config)
 
 
 def merged(
