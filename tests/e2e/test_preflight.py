@@ -149,8 +149,12 @@ def test_unknown_hired_stage_ids_and_no_hired_stage_at_all(
 
 
 def test_config_problems_and_missing_secrets_exit_2(tmp_path: Path, sandbox: Sandbox) -> None:
-    cfg = write_config(tmp_path / "config.toml", sandbox, f"sqlite:///{tmp_path}/p.db")
-    cfg.write_text(cfg.read_text().replace("site_map =", "site_mapp ="))
+    cfg = write_config(
+        tmp_path / "config.toml",
+        sandbox,
+        f"sqlite:///{tmp_path}/p.db",
+        {"mapping": {"site_mapp": {"Paris, France": "Paris"}}},
+    )
     out = poller("check", config=cfg, env=secrets_env(sandbox))
     assert out.returncode == 2
     assert "mapping.site_mapp: unknown key" in out.stderr
