@@ -16,6 +16,7 @@ import click
 
 if TYPE_CHECKING:
     from poller.config import Settings
+    from poller.errors import ConfigError
     from poller.ledger import Ledger
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -30,6 +31,14 @@ def _die(message: str, code: int = EXIT_FAILED) -> NoReturn:
     sys.exit(code)
 
 
+def _config_exit(exc: ConfigError) -> NoReturn:
+    """Every configuration problem at once, then exit 2."""
+    click.echo("poller: configuration problems:", err=True)
+    for problem in exc.problems:
+        click.echo(f"  - {problem}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
 def _load(ctx: click.Context, overrides: dict[str, dict[str, object]] | None = None) -> Settings:
     from poller.config import load_settings
     from poller.errors import ConfigError
@@ -39,10 +48,7 @@ def _load(ctx: click.Context, overrides: dict[str, dict[str, object]] | None = N
     try:
         settings = load_settings(ctx.obj.get("config"), overrides=overrides)
     except ConfigError as exc:
-        click.echo("poller: configuration problems:", err=True)
-        for problem in exc.problems:
-            click.echo(f"  - {problem}", err=True)
-        sys.exit(EXIT_USAGE)
+        _config_exit(exc)
     for secret in settings.secret_values():
         register_secret(secret)
     configure_logging(settings.logging.level, settings.logging.format)
@@ -122,10 +128,7 @@ def _require_secrets(settings: Settings) -> None:
     try:
         settings.require_secrets()
     except ConfigError as exc:
-        click.echo("poller: configuration problems:", err=True)
-        for problem in exc.problems:
-            click.echo(f"  - {problem}", err=True)
-        sys.exit(EXIT_USAGE)
+        _config_exit(exc)
 
 
 @main.group()

@@ -28,6 +28,8 @@ from tests.e2e.harness import merged, secrets_env, write_config
 
 POLLER = str(Path(sys.executable).with_name("poller"))  # this venv's console script
 SEED = int(os.environ.get("POLLER_TEST_SEED", "1234"))
+EXISTING_CV = b"%PDF-1.4 existing CV\n%%EOF\n"
+
 # Read at import: the autouse clean_env fixture strips POLLER_* variables before each test.
 RECORD = os.environ.get("POLLER_RECORD_RESULTS") == "1"
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results" / "reliability.json"
@@ -204,6 +206,22 @@ class LiveRun:
             self.crash_at,
             time.monotonic() - self.started,
         )
+
+
+def employee_with_cv(sb: Sandbox, first: str, last: str, email: str) -> str:
+    """A person already in HiBob whose shared folder already holds their CV, named as the
+    poller would name it. Returns the employee id."""
+    employee = sb.hibob.add_employee(first, last, email)
+    sb.hibob.add_document(
+        employee,
+        folder="shared",
+        name=f"CV - {first} {last}.pdf",
+        tags=["CV"],
+        content=EXISTING_CV,
+        content_type="application/pdf",
+        source="upload",
+    )
+    return employee
 
 
 @contextmanager

@@ -15,22 +15,11 @@ from pathlib import Path
 
 from poller.ledger import Record
 from poller.sandbox import Sandbox
-from tests.reliability.harness import PollerCli, ledger_at, settle, wait_until_due
-
-CV = b"%PDF-1.4 existing CV\n%%EOF\n"
+from tests.reliability.harness import PollerCli, employee_with_cv, ledger_at, settle, wait_until_due
 
 
 def _world(sb: Sandbox) -> tuple[str, str]:
-    employee = sb.hibob.add_employee("Dee", "Hasdoc", "dee@example.com")
-    sb.hibob.add_document(
-        employee,
-        folder="shared",
-        name="CV - Dee Hasdoc.pdf",
-        tags=["CV"],
-        content=CV,
-        content_type="application/pdf",
-        source="upload",
-    )
+    employee = employee_with_cv(sb, "Dee", "Hasdoc", "dee@example.com")
     return employee, sb.pinpoint.add_hire("Dee", "Hasdoc", "dee@example.com", cv="pdf")
 
 

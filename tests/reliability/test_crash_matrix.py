@@ -30,6 +30,7 @@ from tests.reliability.harness import (
     PollerCli,
     Run,
     Tally,
+    employee_with_cv,
     ledger_at,
     report,
     settle,
@@ -69,8 +70,6 @@ CHAINS = [
 ]
 SCENARIOS = [(p,) for p in POINTS] + CHAINS
 
-CV = b"%PDF-1.4 existing CV\n%%EOF\n"
-
 
 @dataclass
 class World:
@@ -86,16 +85,7 @@ class World:
         }
         sb.hibob.add_employee("Cai", "Linked", "cai@example.com")
         ids["cai"] = sb.pinpoint.add_hire("Cai", "Linked", "cai@example.com", cv="pdf")
-        dee = sb.hibob.add_employee("Dee", "Hasdoc", "dee@example.com")
-        sb.hibob.add_document(
-            dee,
-            folder="shared",
-            name="CV - Dee Hasdoc.pdf",
-            tags=["CV"],
-            content=CV,
-            content_type="application/pdf",
-            source="upload",
-        )
+        employee_with_cv(sb, "Dee", "Hasdoc", "dee@example.com")
         ids["dee"] = sb.pinpoint.add_hire("Dee", "Hasdoc", "dee@example.com", cv="pdf")
         return cls(sb, ids)
 

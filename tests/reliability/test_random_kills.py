@@ -27,6 +27,7 @@ from tests.reliability.harness import (
     LiveRun,
     PollerCli,
     Run,
+    employee_with_cv,
     interrupted_comments,
     ledger_at,
     report,
@@ -59,7 +60,6 @@ STAGE_POINTS = {
     ],
     "comment": ["checkpoint:comment:started", "after:comment", "checkpoint:comment:done"],
 }
-CV = b"%PDF-1.4 existing CV\n%%EOF\n"
 
 
 @dataclass
@@ -75,17 +75,10 @@ def _world(sb: Sandbox) -> list[str]:
         sb.pinpoint.add_hire(f"Nocv{i}", "Hire", f"nocv{i}@example.com", cv=None) for i in (1, 2, 3)
     ]
     for i in (1, 2, 3):
-        employee = sb.hibob.add_employee(f"Known{i}", "Person", f"known{i}@example.com")
         if i == 1:
-            sb.hibob.add_document(
-                employee,
-                folder="shared",
-                name="CV - Known1 Person.pdf",
-                tags=["CV"],
-                content=CV,
-                content_type="application/pdf",
-                source="upload",
-            )
+            employee_with_cv(sb, f"Known{i}", "Person", f"known{i}@example.com")
+        else:
+            sb.hibob.add_employee(f"Known{i}", "Person", f"known{i}@example.com")
         ids.append(sb.pinpoint.add_hire(f"Known{i}", "Person", f"known{i}@example.com"))
     return ids
 
