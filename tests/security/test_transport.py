@@ -33,9 +33,15 @@ INSECURE = re.compile(
 )
 
 
-def test_make_session_always_verifies() -> None:
+def test_make_session_always_verifies(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     assert make_session().verify is True
     assert make_session(ca_bundle="").verify is True
+    monkeypatch.setenv("CURL_CA_BUNDLE", "")  # empty means unset, never "don't verify"
+    assert make_session().verify is True
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/platform.pem")
+    assert make_session().verify == "/etc/ssl/platform.pem"
     assert make_session(ca_bundle="/etc/corp/ca.pem").verify == "/etc/corp/ca.pem"
 
 

@@ -32,7 +32,15 @@ from poller.errors import (
     RetryableError,
     UpstreamError,
 )
-from poller.http import HttpClient, Pacer, classify, clean_text, make_session, parse_json
+from poller.http import (
+    HttpClient,
+    Pacer,
+    classify,
+    clean_text,
+    make_session,
+    parse_json,
+    proxies_for,
+)
 
 BASE = "http://127.0.0.1:9/api/v1"
 WALL0 = 1_700_000_000.0
@@ -484,11 +492,52 @@ def test_path_must_be_relative_to_the_base(fake: FakeTime) -> None:
         client(fake).request("GET", "x", endpoint="GET /x")
 
 
-def test_make_session_verifies_tls() -> None:
+def test_make_session_verifies_tls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     assert make_session().verify is True
     session = make_session(ca_bundle="/etc/ssl/custom.pem", user_agent="ua/1")
     assert session.verify == "/etc/ssl/custom.pem"
     assert session.headers["User-Agent"] == "ua/1"
+
+
+def test_make_session_reads_the_environment_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/platform.pem")
+    session = make_session()
+    assert session.trust_env is False  # no per-request proxy/.netrc lookups
+    assert session.verify == "/etc/ssl/platform.pem"  # the platform CA bundle still applies
+    assert make_session(ca_bundle="/etc/ssl/custom.pem").verify == "/etc/ssl/custom.pem"
+
+
+def test_proxies_come_from_the_environment_with_no_proxy_applied(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp.example:3128")
+    monkeypatch.setenv("NO_PROXY", "api.hibob.com")
+    proxies_for.cache_clear()
+    try:
+        assert proxies_for("https", "acme.pinpointhq.com")["https"] == (
+            "http://proxy.corp.example:3128"
+        )
+        assert proxies_for("https", "api.hibob.com") == {}
+    finally:
+        proxies_for.cache_clear()
+
+
+@responses.activate
+def test_requests_go_through_the_environment_proxy(
+    fake: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.corp.example:3128")
+    proxies_for.cache_clear()
+    responses.add(responses.GET, f"{BASE}/x", json={})
+    try:
+        client(fake).request("GET", "/x", endpoint="GET /x")
+    finally:
+        proxies_for.cache_clear()
+    assert responses.calls[0].request.req_kwargs["proxies"]["http"] == (
+        "http://proxy.corp.example:3128"
+    )
 
 
 # --- pacing ---------------------------------------------------------------------------
