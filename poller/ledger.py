@@ -22,6 +22,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -333,42 +334,25 @@ class Ledger:
         self, worker: str, *, lease_seconds: float, now: datetime, exclude: Iterable[str] = ()
     ) -> Record | None:
         """Take one due row under a lease, by a conditional UPDATE (safe across processes)."""
-        due = or_(
-            and_(
-                apps_t.c.state == "pending",
-                or_(apps_t.c.next_attempt_at.is_(None), apps_t.c.next_attempt_at <= now),
-            ),
-            and_(apps_t.c.state == "in_progress", apps_t.c.lease_expires_at < now),
-        )
         skip = list(exclude)
+        claim = _CLAIM_RETURNING if self.engine.dialect.update_returning else _CLAIM
         for _ in range(20):  # another worker may win each candidate; try the next ones
             with self._tx() as conn:
-                q = select(apps_t.c.application_id).where(due)
-                if skip:
-                    q = q.where(apps_t.c.application_id.not_in(skip))
-                candidates = list(
-                    conn.execute(
-                        q.order_by(apps_t.c.next_attempt_at, apps_t.c.created_at).limit(8)
-                    ).scalars()
-                )
+                candidates = list(conn.execute(_CANDIDATES, {"k_now": now, "k_skip": skip}))
                 if not candidates:
                     return None
-                for app_id in candidates:
-                    won = conn.execute(
-                        update(apps_t)
-                        .where(apps_t.c.application_id == app_id, due)
-                        .values(
-                            state="in_progress",
-                            claimed_by=worker,
-                            lease_expires_at=now + timedelta(seconds=lease_seconds),
-                            attempts=apps_t.c.attempts + 1,
-                            updated_at=now,
-                        )
-                    ).rowcount
-                    if won:
-                        row = conn.execute(
-                            select(apps_t).where(apps_t.c.application_id == app_id)
-                        ).one()
+                for (app_id,) in candidates:
+                    params = {
+                        "k_app": app_id,
+                        "k_now": now,
+                        "k_worker": worker,
+                        "k_lease": now + timedelta(seconds=lease_seconds),
+                    }
+                    result = conn.execute(claim, params)
+                    row = result.first() if claim is _CLAIM_RETURNING else None
+                    if row is None and result.rowcount == 1:  # no RETURNING (old SQLite)
+                        row = conn.execute(_ROW, {"k_app": app_id}).one()
+                    if row is not None:
                         return Record(**row._asdict())
                     skip.append(app_id)
         return None
@@ -384,31 +368,34 @@ class Ledger:
         message: str | None = None,
         lease_seconds: float | None = None,
         now: datetime | None = None,
+        attempt: int | None = None,
+        history: Sequence[tuple[str, str, str | None]] = (),
         **values: Any,
     ) -> None:
-        """Save progress and its history line in one commit, if this worker still owns the row."""
+        """Save progress and its history in one commit, if this worker still owns the row.
+
+        ``history`` holds earlier (step, outcome, message) lines that this commit also saves
+        (checkpoints the caller deferred to it). ``attempt`` is the row's attempt number as
+        claimed; it is read back when not given.
+        """
         now = now or utcnow()
         values["updated_at"] = now
         if lease_seconds is not None:
             values["lease_expires_at"] = now + timedelta(seconds=lease_seconds)
         with self._tx() as conn:
-            n = conn.execute(
-                update(apps_t)
-                .where(
-                    apps_t.c.application_id == app_id,
-                    apps_t.c.claimed_by == worker,
-                    apps_t.c.state == "in_progress",
-                )
-                .values(**values)
-            ).rowcount
-            if n != 1:
+            n = conn.execute(_FENCED_UPDATE, {"k_app": app_id, "k_worker": worker, **values})
+            if n.rowcount != 1:
                 raise LeaseLost(f"application {app_id}: the lease was taken over")
-            attempt = conn.execute(
-                select(apps_t.c.attempts).where(apps_t.c.application_id == app_id)
-            ).scalar_one()
-            _record_event(
-                conn, app_id, now, step, outcome, message=message, attempt=attempt, worker=worker
-            )
+            if attempt is None:
+                attempt = conn.execute(_ATTEMPTS, {"k_app": app_id}).scalar_one()
+            lines = [
+                {
+                    "application_id": app_id, "at": now, "attempt": attempt, "step": line_step,
+                    "outcome": line_outcome, "message": line_message, "worker": worker,
+                }
+                for line_step, line_outcome, line_message in (*history, (step, outcome, message))
+            ]
+            conn.execute(_INSERT_EVENT, lines if len(lines) > 1 else lines[0])
 
     # -- reading ---------------------------------------------------------------------------
     @_store_errors
@@ -543,6 +530,44 @@ class Ledger:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# The hot path's statements, built once: SQLAlchemy caches their compiled form, and building
+# them anew per call (cache key and all) was most of the ledger's CPU (bench/).
+_DUE = or_(
+    and_(
+        apps_t.c.state == "pending",
+        or_(apps_t.c.next_attempt_at.is_(None), apps_t.c.next_attempt_at <= bindparam("k_now")),
+    ),
+    and_(apps_t.c.state == "in_progress", apps_t.c.lease_expires_at < bindparam("k_now")),
+)
+_CANDIDATES = (
+    select(apps_t.c.application_id)
+    .where(_DUE, apps_t.c.application_id.not_in(bindparam("k_skip", expanding=True)))
+    .order_by(apps_t.c.next_attempt_at, apps_t.c.created_at)
+    .limit(8)
+)
+_CLAIM = (
+    update(apps_t)
+    .where(apps_t.c.application_id == bindparam("k_app"), _DUE)
+    .values(
+        state="in_progress",
+        claimed_by=bindparam("k_worker"),
+        lease_expires_at=bindparam("k_lease"),
+        attempts=apps_t.c.attempts + 1,
+        updated_at=bindparam("k_now"),
+    )
+)
+_CLAIM_RETURNING = _CLAIM.returning(*apps_t.c)
+_ROW = select(apps_t).where(apps_t.c.application_id == bindparam("k_app"))
+_ATTEMPTS = select(apps_t.c.attempts).where(apps_t.c.application_id == bindparam("k_app"))
+# Its SET clause is whatever columns the parameters name.
+_FENCED_UPDATE = update(apps_t).where(
+    apps_t.c.application_id == bindparam("k_app"),
+    apps_t.c.claimed_by == bindparam("k_worker"),
+    apps_t.c.state == "in_progress",
+)
+_INSERT_EVENT = insert(events_t)
 
 
 def _record_event(

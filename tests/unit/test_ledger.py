@@ -99,6 +99,37 @@ def test_claim_is_exclusive_and_checkpoints_are_fenced(ledger: Ledger) -> None:
         ledger.checkpoint("1", "a", step="cv", outcome="uploaded", now=later)
 
 
+@pytest.mark.parametrize("returning", [True, False], ids=["returning", "no-returning"])
+def test_a_claim_returns_the_claimed_row(
+    ledger: Ledger, returning: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite before 3.35 has no UPDATE ... RETURNING: the row is read back instead.
+    monkeypatch.setattr(ledger.engine.dialect, "update_returning", returning)
+    ledger.record_discovered(
+        [HireSummary("1", NOW), HireSummary("2", NOW)], baseline_before=None, now=NOW
+    )
+    first = ledger.claim_next("a", lease_seconds=60, now=NOW, exclude=["1"])
+    assert first is not None and first.application_id == "2"
+    assert (first.state, first.claimed_by, first.attempts) == ("in_progress", "a", 1)
+    assert first.lease_expires_at == NOW + timedelta(seconds=60)
+    second = ledger.claim_next("b", lease_seconds=60, now=NOW)
+    assert second is not None and second.application_id == "1"
+    assert ledger.claim_next("c", lease_seconds=60, now=NOW) is None
+
+
+def test_deferred_lines_share_one_commit(ledger: Ledger) -> None:
+    ledger.record_discovered([HireSummary("1", NOW)], baseline_before=None, now=NOW)
+    ledger.claim_next("a", lease_seconds=60, now=NOW)
+    ledger.checkpoint(
+        "1", "a", step="employee", outcome="create_started", attempt=1, now=NOW,
+        history=[("map", "mapped", None)], email="zoe@example.com", create_started_at=NOW,
+    )
+    rec = ledger.get("1")
+    assert rec is not None and rec.email == "zoe@example.com" and rec.create_started_at == NOW
+    lines = [(e.step, e.outcome, e.attempt, e.worker) for e in ledger.events("1")]
+    assert lines[-2:] == [("map", "mapped", 1, "a"), ("employee", "create_started", 1, "a")]
+
+
 def test_pending_rows_wait_for_next_attempt_at(ledger: Ledger) -> None:
     ledger.record_discovered([HireSummary("1", NOW)], baseline_before=None, now=NOW)
     rec = ledger.claim_next("a", lease_seconds=60, now=NOW)
