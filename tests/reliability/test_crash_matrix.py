@@ -69,6 +69,7 @@ CHAINS = [
     ("checkpoint:comment:started", "after:comment"),
 ]
 SCENARIOS = [(p,) for p in POINTS] + CHAINS
+INTENT_TO_CREATE = {"checkpoint:map:mapped", "checkpoint:employee:create_started"}
 
 
 @dataclass
@@ -137,8 +138,9 @@ def _verdict(world: World, rows: dict[str, Record], chain: tuple[str, ...]) -> l
 
     Killed after committing the intent to create but before HiBob answered, the rerun can't
     tell a person who was already there from its own create that landed: either link is right.
+    The mapping is saved by that same commit, so a kill at map:mapped lands in that window too.
     """
-    ambiguous = any(p.partition("@")[0] == "checkpoint:employee:create_started" for p in chain)
+    ambiguous = any(p.partition("@")[0] in INTENT_TO_CREATE for p in chain)
     problems = []
     audit = world.sb.audit()
     created = audit.employees_created_per_email()
