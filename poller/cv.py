@@ -123,7 +123,8 @@ def check_cv_url(
         _ = parts.port  # raises ValueError for a malformed port
     except ValueError:
         raise CVRejected("CV link is not a valid URL") from None
-    if not host or any(ch.isspace() or not ch.isprintable() for ch in url):
+    # isprintable() is False for every whitespace character but the ASCII space.
+    if not host or " " in url or not url.isprintable():
         raise CVRejected("CV link is not a valid URL")
     shown = clean_text(host, 80)
     if "@" in parts.netloc:

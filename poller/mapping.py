@@ -82,15 +82,20 @@ _LIST_FIX = {
 }
 
 
+# Control characters (category Cc, all below U+00A0) that aren't whitespace, and the bidi
+# controls: dropped. Whitespace, controls included, is collapsed by str.split().
+_DROPPED = "".join(
+    re.escape(ch)
+    for ch in sorted({chr(i) for i in range(0xA0)} | _BIDI_CONTROLS)
+    if ch in _BIDI_CONTROLS or (unicodedata.category(ch) == "Cc" and not ch.isspace())
+)
+_UNPRINTABLE = re.compile(f"[{_DROPPED}]")
+
+
 def clean(value: object, limit: int = MAX_TEXT) -> str:
     """Printable, single-line, NFC text of at most ``limit`` characters."""
     text = unicodedata.normalize("NFC", str(value))
-    text = "".join(
-        " " if ch.isspace() else ch
-        for ch in text
-        if ch.isspace() or (unicodedata.category(ch) != "Cc" and ch not in _BIDI_CONTROLS)
-    )
-    return " ".join(text.split())[:limit].strip()
+    return " ".join(_UNPRINTABLE.sub("", text).split())[:limit].strip()
 
 
 def closest(value: str, choices: Iterable[str], n: int = 3) -> list[str]:
