@@ -451,15 +451,13 @@ class HttpClient:
             idempotent=idempotent,
             options={
                 "params": params, "json": json, "files": files,
-                "headers": {**self._headers, **(headers or {})}, "allow_redirects": False,
+                "headers": {**self._headers, **(headers or {})},
             },
             stream=stream,
             pass_redirects=False,
         )
 
-    def get_absolute(
-        self, url: str, *, endpoint: str, stream: bool = True, allow_redirects: bool = False
-    ) -> requests.Response:
+    def get_absolute(self, url: str, *, endpoint: str, stream: bool = True) -> requests.Response:
         """GET a URL on any host without this client's (auth) headers. 3xx answers are
         returned to the caller, who re-checks the Location before following it."""
         parts = urlsplit(url)
@@ -469,7 +467,7 @@ class HttpClient:
             log_path=f"{parts.scheme}://{parts.hostname or ''}/…",
             endpoint=endpoint,
             idempotent=True,
-            options={"allow_redirects": allow_redirects},
+            options={},
             stream=stream,
             pass_redirects=True,
         )
@@ -538,13 +536,7 @@ class HttpClient:
         pass_redirects: bool,
     ) -> requests.Response | _Failure:
         try:
-            # verify is passed per request: a session left with trust_env would let
-            # REQUESTS_CA_BUNDLE override its CA bundle (psf/requests#4726).
-            parts = urlsplit(url)
-            resp = self._session.request(
-                method, url, timeout=self._timeout, stream=True, verify=self._session.verify,
-                proxies=proxies_for(parts.scheme, parts.netloc), **options,
-            )
+            resp = self._transport(method, url, options)
         except requests.RequestException as exc:
             return _Failure(*self._translate(exc, endpoint))
         self._correct(endpoint, resp.headers)
@@ -573,6 +565,25 @@ class HttpClient:
         err = classify(self.api, endpoint, status, body, resp.headers, now=self._wall())
         wait = server_wait(resp.headers, self._wall()) if status in (429, 503) else None
         return _Failure(err, "sent", status=status, wait=wait)
+
+    def _transport(self, method: str, url: str, options: dict[str, Any]) -> requests.Response:
+        """One request, handed straight to the session's transport adapter. Redirects are
+        never followed. Session.request would add a cookie jar, hooks, redirect handling and
+        environment merging, none of them used here, at a third of the client's CPU (bench/)."""
+        req = requests.PreparedRequest()
+        req.prepare_method(method)
+        req.prepare_url(url, options.get("params"))
+        req.prepare_headers({**self._session.headers, **options.get("headers", {})})
+        req.prepare_body(None, options.get("files"), options.get("json"))
+        parts = urlsplit(url)
+        return self._session.get_adapter(url).send(
+            req,
+            stream=True,
+            timeout=self._timeout,
+            verify=self._session.verify or True,  # a CA path, or the default: never off
+            cert=None,
+            proxies=proxies_for(parts.scheme, parts.netloc),
+        )
 
     def _send(
         self,
