@@ -1,9 +1,10 @@
 """Structured logging: one line per event, JSON off a terminal, every value redacted.
 
 Both structlog loggers and stdlib loggers (alembic, apscheduler, urllib3, ...) end in one
-``logging`` handler whose ``ProcessorFormatter`` adds the timestamp and level, renders the
-exception, masks secrets (see ``poller.redact``) and renders JSON or console text. Redaction
-runs last before rendering, on every string value, nested ones and tracebacks included.
+``logging`` handler whose ``ProcessorFormatter`` renders JSON or console text. Every event is
+given a timestamp and level, its exception as text, and is then redacted (see
+``poller.redact``) on every string value, nested ones and tracebacks included: structlog's in
+their own chain, before any handler sees them; other libraries' in the formatter.
 
 Context for the current unit of work travels in contextvars::
 
@@ -101,13 +102,14 @@ def configure_logging(level: str, fmt: str, *, stream: IO[str] | None = None) ->
         )
 
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=_shared_processors(),
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+        # Records from other libraries get the same fields, traceback text and redaction
+        # here; structlog's own events went through them in the chain below, once.
+        foreign_pre_chain=[
+            *_shared_processors(),
             structlog.processors.format_exc_info,
             redact_event,
-            renderer,
         ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
     handler = _PollerHandler(out)
     handler.setFormatter(formatter)

@@ -38,6 +38,8 @@ _HEADER = re.compile(
     r"[^\s\"',;}\]]+"
 )
 
+_HEADER_NAME = re.compile(r"(?i)authorization|x-api-key")
+
 
 def _header_repl(match: re.Match[str]) -> str:
     scheme = f"{match.group(3)} " if match.group(3) else ""
@@ -89,12 +91,18 @@ class Redactor:
             self._pattern = None
 
     def redact(self, text: str) -> str:
+        if len(text) < MIN_SECRET_LENGTH:
+            return text  # too short to hold a secret or any credential shape
         pattern = self._pattern
         if pattern is not None:
             text = pattern.sub(MASK, text)
-        text = _URL_QUERY.sub(rf"\1?{QUERY_MASK}", text)
-        text = _URL_PASSWORD.sub(rf"\1:{MASK}@", text)
-        return _HEADER.sub(_header_repl, text)
+        # Each shape needs a marker a cheap substring test finds (most log values have none).
+        if "://" in text:
+            text = _URL_QUERY.sub(rf"\1?{QUERY_MASK}", text)
+            text = _URL_PASSWORD.sub(rf"\1:{MASK}@", text)
+        if _HEADER_NAME.search(text):  # same case rules as _HEADER (re's, not str.lower's)
+            text = _HEADER.sub(_header_repl, text)
+        return text
 
 
 _REDACTOR = Redactor()
