@@ -35,6 +35,7 @@ class Options:
     quiet_sizes: tuple[int, ...]
     process_hires: int
     process_latency_ms: int
+    process_log_level: str
     process_repeat: int
     cold_repeat: int
 
@@ -293,12 +294,14 @@ def process_run(dbs: Databases, workdir: Path, opts: Options, *, seed: int) -> d
     with _sim(seed, opts.process_latency_ms) as sim:
         sim.add_fresh_hires(hires)
         setup = PollerSetup(sim, dbs.fresh("process"), workdir, BACKFILL_ALL)
-        proc, summary = setup.run_once(
-            timeout=_timeout(hires), overrides={"POLLER_WORKER__CONCURRENCY": str(opts.concurrency)}
-        )
+        overrides = {
+            "POLLER_WORKER__CONCURRENCY": str(opts.concurrency),
+            "POLLER_LOGGING__LEVEL": opts.process_log_level,
+        }
+        proc, summary = setup.run_once(timeout=_timeout(hires), overrides=overrides)
         _check_exactly_once(sim.audit(), hires)
         # The same process with nothing to do: start-up, migrations check, discovery.
-        idle, _ = setup.run_once(timeout=RUN_TIMEOUT_BASE_S)
+        idle, _ = setup.run_once(timeout=RUN_TIMEOUT_BASE_S, overrides=overrides)
     return {
         "hires": hires,
         "outcomes": summary["outcomes"],
@@ -319,6 +322,7 @@ def process_costs(dbs: Databases, workdir: Path, opts: Options) -> dict[str, Any
     return {
         "hires": opts.process_hires,
         "latency_ms": opts.process_latency_ms,
+        "log_level": opts.process_log_level,
         "cpu_ms_per_hire": median([r["cpu_ms_per_hire"] for r in runs]),
         "cpu_ms_per_hire_net": median([r["cpu_ms_per_hire_net"] for r in runs]),
         "maxrss_mb": max(r["maxrss_mb"] for r in runs),
