@@ -349,9 +349,11 @@ class Ledger:
                         "k_lease": now + timedelta(seconds=lease_seconds),
                     }
                     result = conn.execute(claim, params)
-                    row = result.first() if claim is _CLAIM_RETURNING else None
-                    if row is None and result.rowcount == 1:  # no RETURNING (old SQLite)
-                        row = conn.execute(_ROW, {"k_app": app_id}).one()
+                    if claim is _CLAIM_RETURNING:
+                        row = result.first()
+                    else:  # SQLite before 3.35: read the row back
+                        won = result.rowcount == 1
+                        row = conn.execute(_ROW, {"k_app": app_id}).one() if won else None
                     if row is not None:
                         return Record(**row._asdict())
                     skip.append(app_id)
@@ -389,10 +391,10 @@ class Ledger:
             if attempt is None:
                 attempt = conn.execute(_ATTEMPTS, {"k_app": app_id}).scalar_one()
             lines = [
-                {
-                    "application_id": app_id, "at": now, "attempt": attempt, "step": line_step,
-                    "outcome": line_outcome, "message": line_message, "worker": worker,
-                }
+                _event_row(
+                    app_id, now, step=line_step, outcome=line_outcome, message=line_message,
+                    attempt=attempt, worker=worker,
+                )
                 for line_step, line_outcome, line_message in (*history, (step, outcome, message))
             ]
             conn.execute(_INSERT_EVENT, lines if len(lines) > 1 else lines[0])
@@ -583,16 +585,28 @@ def _record_event(
 ) -> None:
     """One line of a row's history, in the caller's transaction."""
     conn.execute(
-        insert(events_t).values(
-            application_id=application_id,
-            at=at,
-            attempt=attempt,
-            step=step,
-            outcome=outcome,
-            message=message,
+        _INSERT_EVENT,
+        _event_row(
+            application_id, at, step=step, outcome=outcome, message=message, attempt=attempt,
             worker=worker,
-        )
+        ),
     )
+
+
+def _event_row(
+    application_id: str,
+    at: datetime,
+    *,
+    step: str,
+    outcome: str,
+    message: str | None,
+    attempt: int,
+    worker: str | None,
+) -> dict[str, Any]:
+    return {
+        "application_id": application_id, "at": at, "attempt": attempt, "step": step,
+        "outcome": outcome, "message": message, "worker": worker,
+    }
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
