@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 from urllib.parse import urljoin, urlsplit
 
 from poller.errors import CVRejected, PermanentError
-from poller.http import HttpClient, clean_text
+from poller.http import HttpClient
+from poller.http_errors import clean_text
 from poller.models import Application, Attachment
 
 ENDPOINT_CV = "GET cv"

@@ -1,8 +1,8 @@
 """The HTTP layer shared by the Pinpoint and HiBob clients.
 
 One place owns timeouts, retries, pacing, size caps, metrics and the translation of
-`requests` exceptions into the poller's error tree. Nothing else in the package catches
-`requests` exceptions.
+`requests` exceptions into the poller's error tree (the rules are in ``poller.http_errors``).
+Nothing else in the package catches `requests` exceptions.
 
 Secrets stay out of everything this module emits: log events carry the path without its
 query string and never headers; error messages are built from the API name, the endpoint
@@ -14,35 +14,36 @@ chained: the poller's errors are raised outside the `except` block, leaving no
 
 from __future__ import annotations
 
-import email.utils
 import functools
 import json as jsonlib
 import math
 import os
 import random
-import re
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 import structlog
-from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
 
 from poller import metrics, redact
 from poller.errors import (
-    AuthError,
-    EmailAlreadyExists,
     InvalidResponse,
-    NotFound,
-    PermanentError,
     RateLimited,
     RetryableError,
     UpstreamError,
+)
+from poller.http_errors import (
+    ERROR_BODY_LIMIT,
+    Delivery,
+    classify,
+    parse_number,
+    reset_delay,
+    server_wait,
+    translate,
 )
 
 log = structlog.get_logger("poller.http")
@@ -50,16 +51,8 @@ log = structlog.get_logger("poller.http")
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 
-MESSAGE_LIMIT = 300
-# Error bodies are only mined for a message; no need to hold megabytes of them.
-_ERROR_BODY_LIMIT = 64 * 1024
-# X-RateLimit-Reset values below this are read as "seconds from now", not a Unix epoch.
-_EPOCH_THRESHOLD = 1_000_000_000
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD"})
 _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key"})
-
-_URL_QUERY = re.compile(r"(?i)\b((?:https?|ftp)://[^\s?#\"'<>]*)[?#][^\s\"'<>]*")
-_XML_CODE = re.compile(rb"<Code>([A-Za-z0-9_.-]{1,60})</Code>")
 
 
 def make_session(
@@ -89,209 +82,6 @@ def proxies_for(scheme: str, netloc: str) -> dict[str, str]:
     """The proxy settings the environment gives this origin (NO_PROXY applied), cached:
     the environment doesn't change under a running process."""
     return dict(requests.utils.get_environ_proxies(f"{scheme}://{netloc}/"))
-
-
-def clean_text(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    """Make upstream text safe for messages: redact URL query strings and credentials
-    (an error page may echo our own headers back), drop control characters, collapse
-    whitespace and bound the length."""
-    text = redact.redact(text).replace(f"?{redact.QUERY_MASK}", "?")
-    text = _URL_QUERY.sub(r"\1?…", text)
-    text = "".join(
-        " " if ch.isspace() else ch for ch in text
-        if ch.isspace() or unicodedata.category(ch)[0] != "C"
-    )
-    text = " ".join(text.split())
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text
-
-
-def _number(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def reset_delay(reset: float, now: float) -> float:
-    """Seconds until an X-RateLimit-Reset value: an epoch, or a small delta some servers send."""
-    delay = reset - now if reset >= _EPOCH_THRESHOLD else reset
-    return max(0.0, delay)
-
-
-def server_wait(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """The wait the server asked for: Retry-After (seconds or HTTP date), else
-    X-RateLimit-Reset (epoch seconds). None when neither is usable."""
-    lower = {k.lower(): v for k, v in headers.items()}
-    now = time.time() if now is None else now
-    retry_after = lower.get("retry-after")
-    if retry_after is not None:
-        seconds = _number(retry_after)
-        if seconds is not None:
-            return max(0.0, seconds)
-        try:
-            when = email.utils.parsedate_to_datetime(retry_after.strip())
-        except (TypeError, ValueError, IndexError):
-            when = None
-        if when is not None and when.tzinfo is not None:
-            return max(0.0, when.timestamp() - now)
-    reset = _number(lower.get("x-ratelimit-reset"))
-    if reset is not None:
-        return reset_delay(reset, now)
-    return None
-
-
-def _error_detail(body: bytes, content_type: str) -> tuple[str, str | None]:
-    """(message, key) from an error body, never echoing a non-JSON body verbatim."""
-    if not body.strip():
-        return "empty body", None
-    try:
-        data: Any = jsonlib.loads(body)
-    except (ValueError, RecursionError):
-        data = None
-    else:
-        return _json_error_detail(data)
-    head = body.lstrip()[:512].lower()
-    if "html" in content_type.lower() or head.startswith((b"<!doctype html", b"<html")):
-        return "HTML error page", None
-    code = _XML_CODE.search(body[:_ERROR_BODY_LIMIT])
-    if code:
-        return f"XML error {code.group(1).decode()}", code.group(1).decode()
-    return f"non-JSON body ({len(body)} bytes)", None
-
-
-def _json_error_detail(data: Any) -> tuple[str, str | None]:
-    if not isinstance(data, dict):
-        return "unrecognised JSON error body", None
-    key = data.get("key")
-    error = data.get("error")
-    if isinstance(key, str) or isinstance(error, str):  # HiBob: {"key", "error"}
-        key_text = clean_text(key, 120) if isinstance(key, str) else None
-        message = error if isinstance(error, str) else key_text or ""
-        return clean_text(message) or "no message", key_text
-    errors = data.get("errors")
-    if isinstance(errors, list):  # Pinpoint / JSON:API: {"errors": [{"title", "detail"}]}
-        parts: list[str] = []
-        first_title: str | None = None
-        for item in errors[:3]:
-            if not isinstance(item, dict):
-                continue
-            title, detail = item.get("title"), item.get("detail")
-            texts = [t for t in (title, detail) if isinstance(t, str) and t]
-            if isinstance(title, str) and first_title is None:
-                first_title = clean_text(title, 120)
-            if texts:
-                parts.append(": ".join(texts))
-        if parts:
-            return clean_text("; ".join(parts)), first_title
-    generic = data.get("message")
-    if isinstance(generic, str):
-        return clean_text(generic) or "no message", None
-    return "unrecognised JSON error body", None
-
-
-def classify(
-    api: str,
-    endpoint: str,
-    status: int,
-    body: bytes | str,
-    headers: Mapping[str, str],
-    *,
-    now: float | None = None,
-) -> UpstreamError:
-    """Map an unsuccessful answer to the error tree. Pure apart from reading the wall
-    clock for Retry-After dates when ``now`` is not given."""
-    raw = body.encode("utf-8", "replace") if isinstance(body, str) else body
-    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
-    message, key = _error_detail(raw, content_type)
-    kw: dict[str, Any] = {"api": api, "endpoint": endpoint, "status": status, "key": key}
-    if status == 429:
-        return RateLimited(message, retry_after=server_wait(headers, now), **kw)
-    kind: type[UpstreamError] = PermanentError
-    if status in (401, 403):
-        kind = AuthError
-    elif status == 404:
-        kind = NotFound
-    elif status >= 500:
-        kind = RetryableError
-    elif 400 <= status < 500 and api == "hibob" and key == "validations.email.alreadyexists":
-        kind = EmailAlreadyExists
-    elif 300 <= status < 400:
-        message = "unexpected redirect"
-    elif not 400 <= status < 500:
-        message = f"unexpected status ({message})"
-    return kind(message, **kw)
-
-
-# How a failed attempt may be retried: "unsent" never reached the server (always safe),
-# "sent" may have been applied (only idempotent requests), "final" never.
-Delivery = Literal["unsent", "sent", "final"]
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    todo: list[Any] = [exc]
-    while todo and len(seen) < 10:
-        item = todo.pop()
-        if isinstance(item, BaseException) and item not in seen:
-            seen.append(item)
-            todo.extend(item.args)
-            todo.extend(getattr(item, name, None) for name in ("reason", "__cause__"))
-    return seen
-
-
-def translate(
-    exc: requests.RequestException,
-    *,
-    api: str,
-    endpoint: str,
-    connect_timeout: float,
-    read_timeout: float,
-) -> tuple[UpstreamError, Delivery]:
-    """A `requests` exception as a poller error, with whether the request may have been sent.
-
-    Only fixed texts and the configured timeouts go into the message: the exception
-    itself embeds the full URL, query string included.
-    """
-    chain = _chain(exc)
-    kind: type[UpstreamError] = RetryableError
-    delivery: Delivery = "sent"
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        message, delivery = f"connect timed out after {connect_timeout:g}s", "unsent"
-    elif isinstance(exc, requests.exceptions.SSLError):
-        # A certificate problem does not heal within seconds: no in-process retry.
-        message, delivery = "TLS handshake failed", "final"
-    elif isinstance(exc, requests.exceptions.ReadTimeout) or any(
-        isinstance(e, ReadTimeoutError) for e in chain
-    ):
-        message = f"read timed out after {read_timeout:g}s"
-    elif isinstance(exc, (requests.exceptions.ChunkedEncodingError,
-                          requests.exceptions.ContentDecodingError)):
-        message = "response body cut off or undecodable"
-    elif isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-                          requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader,
-                          requests.exceptions.URLRequired)):
-        kind, message, delivery = PermanentError, "invalid request URL or header", "final"
-    elif isinstance(exc, requests.exceptions.ConnectionError):
-        message = "connection reset or closed by the server"
-        # urllib3 raises ConnectTimeoutError (NewConnectionError and NameResolutionError are
-        # ones) before any byte left; anything else may have reached the server.
-        unsent = [e for e in chain if isinstance(e, ConnectTimeoutError)]
-        if unsent:
-            delivery = "unsent"
-            text = " ".join(str(e) for e in unsent).lower()
-            message = (
-                "connection refused" if "refused" in text
-                else "could not resolve host" if "resolve" in text
-                else "could not connect"
-            )
-    else:
-        message = f"request failed ({type(exc).__name__})"
-    return kind(message, api=api, endpoint=endpoint, status=None), delivery
 
 
 @dataclass(frozen=True)
@@ -366,7 +156,7 @@ class Pacer:
 
 
 def _header_int(headers: Mapping[str, str], name: str) -> int | None:
-    number = _number(headers.get(name))
+    number = parse_number(headers.get(name))
     return None if number is None else int(number)
 
 
@@ -479,7 +269,7 @@ class HttpClient:
         gives None, or with ``truncate`` its first ``limit`` bytes. The response is closed
         when this returns or raises."""
         try:
-            length = _number(resp.headers.get("Content-Length"))
+            length = parse_number(resp.headers.get("Content-Length"))
             if not truncate and length is not None and length > limit:
                 return None
             buf = bytearray()
@@ -515,7 +305,7 @@ class HttpClient:
     def _correct(self, endpoint: str, headers: Mapping[str, str]) -> None:
         limit = _header_int(headers, "X-RateLimit-Limit")
         remaining = _header_int(headers, "X-RateLimit-Remaining")
-        reset = _number(headers.get("X-RateLimit-Reset"))
+        reset = parse_number(headers.get("X-RateLimit-Reset"))
         if remaining is None or reset is None:
             return
         with self._pacers_lock:  # headers on an unpaced endpoint still deserve obeying
@@ -558,7 +348,7 @@ class HttpClient:
             return resp
         try:
             body = self.read_limited(
-                resp, endpoint=endpoint, limit=_ERROR_BODY_LIMIT, truncate=True
+                resp, endpoint=endpoint, limit=ERROR_BODY_LIMIT, truncate=True
             ) or b""
         except UpstreamError:
             body = b""  # the status alone still classifies the answer

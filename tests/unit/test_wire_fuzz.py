@@ -21,7 +21,8 @@ from poller import hibob, pinpoint
 from poller.cv import check_cv_url, document_name
 from poller.errors import InvalidResponse, PollerError, UpstreamError
 from poller.hibob import HibobClient
-from poller.http import HttpClient, classify, parse_json
+from poller.http import HttpClient, parse_json
+from poller.http_errors import classify
 from poller.models import Application, Attachment
 from poller.pinpoint import PinpointClient
 from poller.wire import (
