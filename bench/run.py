@@ -1,6 +1,6 @@
 """Benchmark the poller against the simulators (issue 7) and compare with the targets.
 
-    python -m bench.run                 # the full run, ~8 minutes on 2 cores
+    python -m bench.run                 # the full run, ~15 minutes on 2 cores
     python -m bench.run --quick         # a smoke run, ~1 minute
     python -m bench.run --only quiet,cold --database-url postgresql://postgres@127.0.0.1/postgres
 
@@ -48,7 +48,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rate-hires", type=int, help="default 300")
     p.add_argument("--rate-limit", type=int, default=120, help="HiBob POST /people per minute")
     p.add_argument("--rate-pace", type=int, default=118, help="poller hibob.create_per_minute")
-    p.add_argument("--rate-repeat", type=int, default=1, help="rate-limited runs (default 1)")
+    p.add_argument("--rate-repeat", type=int, help="rate-limited runs (default 3, ~2.5 min each)")
     p.add_argument("--quiet-sizes", help="history sizes, comma list (default 1000,10000)")
     p.add_argument("--process-hires", type=int, help="default 2000")
     p.add_argument("--process-latency-ms", type=int, default=0,
@@ -85,7 +85,7 @@ def options(args: argparse.Namespace) -> Options:
         rate_hires=pick(args.rate_hires, 300, 40),
         rate_limit=args.rate_limit,
         rate_pace=args.rate_pace,
-        rate_repeat=args.rate_repeat,
+        rate_repeat=pick(args.rate_repeat, 3, 1),
         quiet_sizes=tuple(int(s) for s in sizes.split(",")),
         process_hires=pick(args.process_hires, 2000, 300),
         process_latency_ms=args.process_latency_ms,
