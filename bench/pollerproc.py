@@ -21,6 +21,7 @@ from typing import Any
 import tomli_w
 
 from bench.simproc import SimProcess, clean_env
+from poller.sandbox.data import MAPPING
 
 # The poller as deployments run it: the console script next to this interpreter.
 POLLER = Path(sys.executable).with_name("poller")
@@ -31,11 +32,7 @@ BASE_CONFIG: dict[str, dict[str, Any]] = {
     "pinpoint": {"hired_stage_names": ["Hired", "Offer Accepted"], "requests_per_second": 1000},
     "hibob": {"create_per_minute": 0, "search_per_minute": 0, "documents_per_minute": 0},
     "worker": {"concurrency": 4},
-    "mapping": {
-        "site_map": {"London, United Kingdom": "London", "New York, United States": "New York"},
-        "default_site": "London",
-        "department_map": {"Product": "Engineering"},
-    },
+    "mapping": dict(MAPPING),
     "server": {"port": 0},
     "logging": {"level": "WARNING", "format": "json"},
 }

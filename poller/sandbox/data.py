@@ -68,6 +68,12 @@ LAST_NAMES = (
 LONDON = "London, United Kingdom"
 NEW_YORK = "New York, United States"
 STANDARD_STAGES = ("Rejected", "Applied", "Review", "Interview")  # then the job's hired stage
+# A [mapping] config section that maps every hire of this world (design.md's example).
+MAPPING: dict[str, object] = {
+    "site_map": {LONDON: "London", NEW_YORK: "New York"},
+    "default_site": "London",
+    "department_map": {"Product": "Engineering"},
+}
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from poller.config import Settings, load_settings
 from poller.cycle import Cycle, CycleResult
 from poller.ledger import Ledger
 from poller.sandbox import Sandbox
+from poller.sandbox.data import MAPPING
 from poller.sync import Services
 from poller.wiring import build_ledger, build_services
 
@@ -33,11 +34,7 @@ TEST_CONFIG: dict[str, dict[str, Any]] = {
     },
     "worker": {"concurrency": 4, "lease_seconds": 60, "max_attempts": 5, "retry_base_seconds": 0},
     "discovery": {"backfill_since": "1970-01-01T00:00:00Z"},
-    "mapping": {
-        "site_map": {"London, United Kingdom": "London", "New York, United States": "New York"},
-        "default_site": "London",
-        "department_map": {"Product": "Engineering"},
-    },
+    "mapping": dict(MAPPING),
     "server": {"port": 0},
     "logging": {"level": "WARNING", "format": "json"},
 }
