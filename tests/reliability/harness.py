@@ -358,3 +358,27 @@ def report(name: str, **numbers: Any) -> None:
     history = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
     history.append({"suite": name, "at": datetime.now(UTC).isoformat(), "seed": SEED, **numbers})
     RESULTS.write_text(json.dumps(history, indent=2) + "\n")
+
+
+# Every crash point of the flow (grep poller/ for `crashpoint(`), by the stage a row is at.
+CRASH_POINTS_BY_STAGE = {
+    "discover": ["after:list", "checkpoint:discover", "checkpoint:watermark"],
+    "employee": [
+        "after:fetch",
+        "checkpoint:map:mapped",
+        "checkpoint:employee:create_started",
+        "after:create",
+        "checkpoint:employee:created",
+        "after:search",
+        "checkpoint:employee:linked_existing",
+    ],
+    "cv": [
+        "after:doc_list",
+        "checkpoint:cv:started",
+        "after:doc_upload",
+        "checkpoint:cv:uploaded",
+        "checkpoint:cv:already_there",
+        "checkpoint:cv:none",
+    ],
+    "comment": ["checkpoint:comment:started", "after:comment", "checkpoint:comment:done"],
+}

@@ -27,6 +27,7 @@ from poller.ledger import Record
 from poller.sandbox import Sandbox
 from tests.reliability.conftest import DbFactory
 from tests.reliability.harness import (
+    CRASH_POINTS_BY_STAGE,
     PollerCli,
     Run,
     Tally,
@@ -38,28 +39,8 @@ from tests.reliability.harness import (
     wait_until_due,
 )
 
-# Every outside call of the flow and every checkpoint commit (grep poller/ for `crashpoint(`).
-POINTS = [
-    "after:list",
-    "checkpoint:discover",
-    "checkpoint:watermark",
-    "after:fetch",
-    "checkpoint:map:mapped",
-    "checkpoint:employee:create_started",
-    "after:create",
-    "checkpoint:employee:created",
-    "after:search",
-    "checkpoint:employee:linked_existing",
-    "after:doc_list",
-    "checkpoint:cv:started",
-    "after:doc_upload",
-    "checkpoint:cv:uploaded",
-    "checkpoint:cv:already_there",
-    "checkpoint:cv:none",
-    "checkpoint:comment:started",
-    "after:comment",
-    "checkpoint:comment:done",
-]
+# Every outside call of the flow and every checkpoint commit, in flow order.
+POINTS = [p for points in CRASH_POINTS_BY_STAGE.values() for p in points]
 # Later occurrences, and crashes on the recovery path of an earlier crash.
 CHAINS = [
     ("after:comment@3",),

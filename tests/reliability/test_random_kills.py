@@ -23,6 +23,7 @@ import pytest
 from poller.ledger import Ledger, Record
 from poller.sandbox import Sandbox
 from tests.reliability.harness import (
+    CRASH_POINTS_BY_STAGE,
     SEED,
     LiveRun,
     PollerCli,
@@ -38,28 +39,6 @@ from tests.reliability.harness import (
 KILLS = 50
 HIRES = 30
 PARALLEL = 3
-# Crash points by the stage a row is at; a point is drawn among the stages due rows are at.
-STAGE_POINTS = {
-    "discover": ["after:list", "checkpoint:discover", "checkpoint:watermark"],
-    "employee": [
-        "after:fetch",
-        "checkpoint:map:mapped",
-        "checkpoint:employee:create_started",
-        "after:create",
-        "after:search",
-        "checkpoint:employee:created",
-        "checkpoint:employee:linked_existing",
-    ],
-    "cv": [
-        "after:doc_list",
-        "checkpoint:cv:started",
-        "after:doc_upload",
-        "checkpoint:cv:uploaded",
-        "checkpoint:cv:already_there",
-        "checkpoint:cv:none",
-    ],
-    "comment": ["checkpoint:comment:started", "after:comment", "checkpoint:comment:done"],
-}
 
 
 @dataclass
@@ -107,7 +86,7 @@ class Slot:
             stages = [_stage(r) for r in due]
             stage = rng.choice([*stages, "discover"])
             top = min(2, stages.count(stage)) if stage != "discover" else 1
-            spec = f"{rng.choice(STAGE_POINTS[stage])}@{rng.randint(1, max(1, top))}"
+            spec = f"{rng.choice(CRASH_POINTS_BY_STAGE[stage])}@{rng.randint(1, max(1, top))}"
             delay = rng.uniform(0.8, 1.5)  # a backstop: the crash point should come first
         live = cli.start_live("run", "--once", marker='"discovery.done"', crash_at=spec)
         return cls(live, delay)
