@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import event, inspect
 
 from poller.errors import StoreError
 from poller.ledger import LeaseLost, Ledger
@@ -217,4 +220,30 @@ def test_unreachable_store_is_a_store_error_without_the_password() -> None:
         led.ping()
     assert "hunter2secret" not in str(err.value)
     assert err.value.__cause__ is None
+    led.dispose()
+
+
+def test_a_locked_sqlite_file_is_a_store_error_not_a_traceback(tmp_path: Path) -> None:
+    """The BEGIN IMMEDIATE goes to the driver itself: its sqlite3 error is still translated."""
+    path = tmp_path / "locked.db"
+    led = Ledger(f"sqlite:///{path}")
+    led.migrate()
+
+    @event.listens_for(led.engine, "connect")
+    def _short_wait(dbapi_conn: Any, _record: Any) -> None:  # runs after the ledger's pragmas
+        dbapi_conn.execute("PRAGMA busy_timeout=50")
+
+    led.engine.dispose()  # new connections, with the short wait
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreError, match="during record_discovered: database is locked"):
+            led.record_discovered([HireSummary("1", NOW)], baseline_before=None, now=NOW)
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert led.record_discovered([HireSummary("1", NOW)], baseline_before=None, now=NOW) == {
+        "pending": 1,
+        "baseline": 0,
+    }
     led.dispose()
