@@ -431,7 +431,7 @@ class PinpointSim(PinpointState):
             attachment.content,
             {
                 "Content-Type": attachment.content_type,
-                "Content-Disposition": f'attachment; filename="{attachment.filename}"',
+                "Content-Disposition": content_disposition(attachment.filename),
             },
         )
 
@@ -498,3 +498,13 @@ def _hire_args(spec: Any) -> dict[str, Any]:
     if isinstance(args.get("start_date"), str):
         args["start_date"] = datetime.fromisoformat(args["start_date"]).date()
     return args
+
+
+def content_disposition(filename: str) -> str:
+    """RFC 6266: an ASCII ``filename`` for old clients and the exact name as ``filename*``.
+
+    HTTP headers are Latin-1 on the wire: a name like "zoë_łukasz.pdf" sent as it is made the
+    server drop the connection instead of answering.
+    """
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

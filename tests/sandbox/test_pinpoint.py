@@ -7,6 +7,7 @@ import re
 import zipfile
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import requests
@@ -326,6 +327,20 @@ def test_cv_files_are_served_with_a_checked_signature(sb: Sandbox, pp: requests.
     assert requests.get(tampered, timeout=5).status_code == 403
     assert requests.get(urls["pdf_cv"].split("?")[0], timeout=5).status_code == 403
     assert requests.get(urls["pdf_cv"].replace(".pdf?", ".txt?"), timeout=5).status_code == 404
+
+
+def test_cv_files_with_non_latin_names_are_served(sb: Sandbox, pp: requests.Session) -> None:
+    """HTTP headers are Latin-1: the name goes in RFC 6266's filename*, with an ASCII fallback."""
+    app_id = sb.pinpoint.add_hire("Zoë", 'Łukasz "Li" 李', "zoe@example.com", cv="pdf")
+    (url,) = cv_urls(sb, pp, app_id).values()
+    pdf = requests.get(url, timeout=5)
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF-")
+    disposition = pdf.headers["Content-Disposition"]
+    assert disposition.isascii()
+    assert 'filename="zo___ukasz__li___.pdf"' in disposition
+    encoded = disposition.split("filename*=UTF-8''")[1]
+    assert unquote(encoded) == 'zoë_łukasz_"li"_李.pdf'
 
 
 def test_cv_links_expire(sb: Sandbox, pp: requests.Session) -> None:
