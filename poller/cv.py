@@ -3,23 +3,30 @@ downloading it within bounds.
 
 CV links are signed URLs whose query string is a credential, and they come from outside
 data: they are only followed to allow-listed hosts (the SSRF guard), and messages name
-the host only.
+the host only. A downloaded CV is spooled to an anonymous temporary file, never held whole
+in memory.
 """
 
 from __future__ import annotations
 
-import io
 import ipaddress
 import re
+import tempfile
 import unicodedata
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from poller.errors import CVRejected, PermanentError
 from poller.http import HttpClient
 from poller.http_errors import clean_text
 from poller.models import Application, Attachment
+
+if TYPE_CHECKING:  # only http.py deals in requests at run time
+    import requests
 
 ENDPOINT_CV = "GET cv"
 MAX_REDIRECTS = 3
@@ -145,15 +152,17 @@ def check_cv_url(
         raise CVRejected(f"CV link host {shown} is not in cv.allowed_hosts")
 
 
-def sniff(content: bytes) -> str | None:
-    """"pdf", "doc" or "docx" from the bytes themselves, else None."""
-    if b"%PDF-" in content[:1024]:
+def sniff(file: IO[bytes]) -> str | None:
+    """"pdf", "doc" or "docx" from the bytes of a seekable file, else None."""
+    file.seek(0)
+    head = file.read(1024)
+    if b"%PDF-" in head:
         return "pdf"
-    if content.startswith(_OLE_MAGIC):
+    if head.startswith(_OLE_MAGIC):
         return "doc"
-    if content.startswith(b"PK\x03\x04"):
+    if head.startswith(b"PK\x03\x04"):
         try:  # only the central directory is read: no decompression of untrusted data
-            with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            with zipfile.ZipFile(file) as archive:
                 names = archive.namelist()
         except (zipfile.BadZipFile, ValueError, OSError, EOFError):
             return None
@@ -166,16 +175,46 @@ def _size(limit: int) -> str:
     return f"{limit // mb} MB" if limit % mb == 0 else f"{limit} bytes"
 
 
+@dataclass(frozen=True)
+class CVFile:
+    """A downloaded CV: an anonymous temporary ``file`` (read it from the start), its
+    ``size`` in bytes and its ``content_type``, from the bytes themselves."""
+
+    file: IO[bytes]
+    size: int
+    content_type: str
+
+
+@contextmanager
 def download_cv(
     http: HttpClient,
     url: str,
     *,
     max_bytes: int = 5 * 1024 * 1024,
     check: Callable[[str], None],
-) -> tuple[bytes, str]:
-    """Fetch a CV: (content, content type). Redirects are followed by hand, at most
-    MAX_REDIRECTS, each new location re-checked. Transient failures (timeouts, 5xx)
-    propagate as RetryableError; everything else about the CV is CVRejected."""
+) -> Iterator[CVFile]:
+    """Fetch a CV into a temporary file, for use in a ``with`` block; the file is removed
+    when the block ends, or when the download fails. Redirects are followed by hand, at
+    most MAX_REDIRECTS, each new location re-checked. Reading stops as soon as the body
+    passes ``max_bytes``. Transient failures (timeouts, 5xx) propagate as RetryableError;
+    everything else about the CV is CVRejected."""
+    resp = _follow(http, url, check)
+    declared = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    with closing(resp), tempfile.TemporaryFile() as spool:
+        size = http.read_into(resp, spool, endpoint=ENDPOINT_CV, limit=max_bytes)
+        if size is None:
+            raise CVRejected(f"CV is larger than {_size(max_bytes)}")
+        kind = sniff(spool)
+        if kind is None:
+            raise CVRejected("CV is not a PDF, DOC or DOCX file")
+        if declared not in _GENERIC_TYPES and declared not in CONTENT_TYPES.values():
+            raise CVRejected(f"CV is served as {clean_text(declared, 80)}, not PDF/DOC/DOCX")
+        spool.seek(0)
+        yield CVFile(spool, size, CONTENT_TYPES[kind])
+
+
+def _follow(http: HttpClient, url: str, check: Callable[[str], None]) -> requests.Response:
+    """The streamed 2xx answer for ``url``, after following (and checking) redirects."""
     current = url
     for _ in range(MAX_REDIRECTS + 1):
         check(current)
@@ -192,14 +231,5 @@ def download_cv(
                 raise CVRejected(f"CV download from {host} redirected without a Location")
             current = urljoin(current, location)
             continue
-        declared = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        content = http.read_limited(resp, endpoint=ENDPOINT_CV, limit=max_bytes)
-        if content is None:
-            raise CVRejected(f"CV is larger than {_size(max_bytes)}")
-        kind = sniff(content)
-        if kind is None:
-            raise CVRejected("CV is not a PDF, DOC or DOCX file")
-        if declared not in _GENERIC_TYPES and declared not in CONTENT_TYPES.values():
-            raise CVRejected(f"CV is served as {clean_text(declared, 80)}, not PDF/DOC/DOCX")
-        return content, CONTENT_TYPES[kind]
+        return resp
     raise CVRejected(f"CV download redirected more than {MAX_REDIRECTS} times")

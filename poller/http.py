@@ -15,6 +15,7 @@ chained: the poller's errors are raised outside the `except` block, leaving no
 from __future__ import annotations
 
 import functools
+import io
 import json as jsonlib
 import math
 import os
@@ -23,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -268,16 +269,38 @@ class HttpClient:
         """Read a streamed body, at most ``limit`` bytes (after decoding). A larger body
         gives None, or with ``truncate`` its first ``limit`` bytes. The response is closed
         when this returns or raises."""
+        buf = io.BytesIO()
+        size = self.read_into(resp, buf, endpoint=endpoint, limit=limit, truncate=truncate)
+        return None if size is None else buf.getvalue()
+
+    def read_into(
+        self,
+        resp: requests.Response,
+        sink: IO[bytes],
+        *,
+        endpoint: str,
+        limit: int,
+        truncate: bool = False,
+    ) -> int | None:
+        """Copy a streamed body into ``sink`` in 64 KiB chunks, at most ``limit`` bytes
+        (after decoding), and return how many were written. A larger body gives None as soon
+        as the limit is passed (a declared Content-Length over it before any read), or with
+        ``truncate`` writes its first ``limit`` bytes. The response is closed when this
+        returns or raises."""
         try:
             length = parse_number(resp.headers.get("Content-Length"))
             if not truncate and length is not None and length > limit:
                 return None
-            buf = bytearray()
+            written = 0
             for chunk in resp.iter_content(64 * 1024):
-                buf += chunk
-                if len(buf) > limit:
-                    return bytes(buf[:limit]) if truncate else None
-            return bytes(buf)
+                if written + len(chunk) > limit:
+                    if not truncate:
+                        return None
+                    sink.write(chunk[: limit - written])
+                    return limit
+                sink.write(chunk)
+                written += len(chunk)
+            return written
         except requests.RequestException as exc:
             failure, _ = self._translate(exc, endpoint)
         finally:

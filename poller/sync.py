@@ -362,10 +362,13 @@ def _attach_cv(row: _Row, employee_id: str, *, fresh: bool) -> tuple[str, str | 
         check(attachment.url)
         row.save("cv", "started", cv_started_at=svc.clock())
         if cfg.cv.mode == "upload":
-            content, content_type = download_cv(
+            with download_cv(
                 svc.download_http, attachment.url, max_bytes=cfg.cv.max_bytes, check=check
-            )
-            doc_id = svc.hibob.upload_document_file(employee_id, name, content, content_type)
+            ) as cv_file:  # spooled to a temporary file, removed when the block ends
+                content = cv_file.file.read()  # the upload is not streamed yet
+                doc_id = svc.hibob.upload_document_file(
+                    employee_id, name, content, cv_file.content_type
+                )
         else:
             doc_id = svc.hibob.upload_document_url(
                 employee_id, name, attachment.url, cfg.hibob.document_tags

@@ -271,6 +271,24 @@ def chunked(total_bytes: int, content_type: str, first: bytes = b"") -> Handler:
     return handle
 
 
+def spool_fds() -> set[str]:
+    """This process's open descriptors on unnamed files in the temp directory (a
+    TemporaryFile shows as "/tmp/#123 (deleted)" or "/tmp/tmpab12 (deleted)")."""
+    fd_dir = Path("/proc/self/fd")
+    if not fd_dir.is_dir():
+        pytest.skip("needs /proc")
+    tmp = os.path.realpath(tempfile.gettempdir()) + os.sep
+    found = set()
+    for entry in fd_dir.iterdir():
+        try:
+            target = os.readlink(entry)
+        except OSError:  # e.g. the descriptor that listed the directory, closed since
+            continue
+        if target.startswith(tmp) and target.endswith("(deleted)"):
+            found.add(f"{entry.name} -> {target}")
+    return found
+
+
 def text_values(rows: Iterable[Iterable[object]]) -> bytes:
     """All text cells of some rows, newline-joined, for scanning a database dump."""
     return "\n".join(str(v) for row in rows for v in row if isinstance(v, str)).encode()

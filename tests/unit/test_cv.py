@@ -1,20 +1,24 @@
-"""CV choice, document names, the link allowlist (SSRF guard) and bounded downloads."""
+"""CV choice, document names, the link allowlist (SSRF guard) and bounded downloads, spooled
+to a temporary file that is always removed."""
 
 from __future__ import annotations
 
 import io
+import os
+import tempfile
 import unicodedata
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 
 import pytest
 import responses
 
 from poller.cv import check_cv_url, document_name, download_cv, pick_cv, sniff
-from poller.errors import CVRejected, RetryableError
+from poller.errors import CVRejected, PermanentError, RetryableError
 from poller.http import HttpClient
 from poller.models import Application, Attachment
+from tests.security.helpers import spool_fds
 
 ORIGIN = "https://acme.pinpointhq.com/api/v1"
 ALLOWED = ["pinpointhq.com", "amazonaws.com"]
@@ -207,6 +211,32 @@ def http() -> HttpClient:
     return HttpClient("cv", "", headers={}, sleep=lambda _: None, max_retries=1)
 
 
+def fetch(url: str = CV_URL, check: Callable[[str], None] = check, **kw: int) -> tuple[bytes, str]:
+    """download_cv's (content, content type), read back from its temporary file."""
+    with download_cv(http(), url, check=check, **kw) as cv:
+        content = cv.file.read()
+        assert len(content) == cv.size
+        return content, cv.content_type
+
+
+class Endless(io.RawIOBase):
+    """A body source that counts how much of it was read: ``first``, then zeros."""
+
+    def __init__(self, first: bytes, total: int) -> None:
+        self.data_read = 0
+        self._first, self._total = first, total
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        n = min(len(buffer), self._total - self.data_read)
+        head = self._first[self.data_read : self.data_read + n]
+        buffer[:n] = head + b"0" * (n - len(head))
+        self.data_read += n
+        return n
+
+
 @pytest.mark.parametrize(
     ("body", "header", "kind"),
     [
@@ -223,7 +253,7 @@ def test_download_cv_types(
     mocked: responses.RequestsMock, body: bytes, header: str, kind: str
 ) -> None:
     mocked.get(CV_URL, body=body, content_type=header)
-    assert download_cv(http(), CV_URL, check=check) == (body, kind)
+    assert fetch() == (body, kind)
 
 
 @pytest.mark.parametrize(
@@ -240,8 +270,10 @@ def test_download_cv_rejects_other_types(
     mocked: responses.RequestsMock, body: bytes, header: str, reason: str
 ) -> None:
     mocked.get(CV_URL, body=body, content_type=header)
+    before = spool_fds()
     with pytest.raises(CVRejected, match=reason):
-        download_cv(http(), CV_URL, check=check)
+        fetch()
+    assert spool_fds() == before
 
 
 @pytest.mark.parametrize("declare_length", [True, False])
@@ -250,7 +282,81 @@ def test_download_cv_size_cap(mocked: responses.RequestsMock, declare_length: bo
                                   content_type="application/pdf",
                                   auto_calculate_content_length=declare_length))
     with pytest.raises(CVRejected, match="larger than 5 MB"):
-        download_cv(http(), CV_URL, check=check)
+        fetch()
+
+
+def test_download_cv_at_the_size_cap_exactly(mocked: responses.RequestsMock) -> None:
+    body = PDF + b"0" * (1000 - len(PDF))
+    mocked.get(CV_URL, body=body, content_type="application/pdf")
+    assert fetch(max_bytes=1000) == (body, "application/pdf")
+
+
+def test_download_cv_without_length_stops_reading_once_over_the_cap(
+    mocked: responses.RequestsMock,
+) -> None:
+    """Chunked, no Content-Length: reading stops mid-stream just past the limit, and the
+    temporary file is gone."""
+    source = Endless(PDF, total=50 * 1024 * 1024)
+    mocked.add(responses.Response("GET", CV_URL, body=io.BufferedReader(source),
+                                  content_type="application/pdf",
+                                  auto_calculate_content_length=False))
+    before = spool_fds()
+    with pytest.raises(CVRejected, match="larger than 1 MB"):
+        fetch(max_bytes=1024 * 1024)
+    assert 1024 * 1024 < source.data_read <= 1024 * 1024 + 2 * 64 * 1024
+    assert spool_fds() == before
+
+
+def test_download_cv_refuses_a_declared_length_over_the_cap_before_reading(
+    mocked: responses.RequestsMock,
+) -> None:
+    source = Endless(PDF, total=50 * 1024 * 1024)
+    mocked.add(responses.Response("GET", CV_URL, body=io.BufferedReader(source),
+                                  content_type="application/pdf",
+                                  headers={"Content-Length": str(50 * 1024 * 1024)},
+                                  auto_calculate_content_length=False))
+    with pytest.raises(CVRejected, match="larger than 5 MB"):
+        fetch()
+    assert source.data_read == 0
+
+
+def test_download_cv_spools_to_a_temporary_file_removed_after_the_block(
+    mocked: responses.RequestsMock,
+) -> None:
+    mocked.get(CV_URL, body=PDF, content_type="application/pdf")
+    before = spool_fds()
+    with download_cv(http(), CV_URL, check=check) as cv:
+        assert len(spool_fds() - before) == 1  # the CV is in an unnamed temporary file
+        assert os.fstat(cv.file.fileno()).st_size == len(PDF)
+        assert (cv.file.read(), cv.size) == (PDF, len(PDF))
+    assert cv.file.closed and spool_fds() == before
+
+
+def test_download_cv_removes_the_file_when_the_block_fails(
+    mocked: responses.RequestsMock,
+) -> None:
+    mocked.get(CV_URL, body=PDF, content_type="application/pdf")
+    before = spool_fds()
+    with (
+        pytest.raises(PermanentError, match="HiBob said no"),
+        download_cv(http(), CV_URL, check=check) as cv,
+    ):
+        raise PermanentError("HiBob said no", api="hibob", endpoint="upload", status=400)
+    assert cv.file.closed and spool_fds() == before
+
+
+def test_download_cv_cut_off_midway_is_retryable_and_leaves_no_file(
+    mocked: responses.RequestsMock,
+) -> None:
+    """The server promised more than it sent: urllib3 notices, the download is retried later."""
+    mocked.add(responses.Response("GET", CV_URL, body=io.BufferedReader(Endless(PDF, 1000)),
+                                  content_type="application/pdf",
+                                  headers={"Content-Length": "5000"},
+                                  auto_calculate_content_length=False))
+    before = spool_fds()
+    with pytest.raises(RetryableError, match="cut off"):
+        fetch()
+    assert spool_fds() == before
 
 
 def test_download_cv_follows_allowed_redirects_rechecking_each(
@@ -265,7 +371,7 @@ def test_download_cv_follows_allowed_redirects_rechecking_each(
         seen.append(url)
         check(url)
 
-    assert download_cv(http(), CV_URL, check=recording)[0] == PDF
+    assert fetch(check=recording)[0] == PDF
     assert seen == [CV_URL, "http://localhost:8080/a?sig=2",
                     "http://localhost:8080/files/final.pdf"]
 
@@ -276,21 +382,21 @@ def test_download_cv_redirect_off_the_allowlist_is_not_followed(
     mocked.get(CV_URL, status=302,
                headers={"Location": "http://169.254.169.254/latest/meta-data?x=1"})
     with pytest.raises(CVRejected, match=r"169\.254\.169\.254") as info:
-        download_cv(http(), CV_URL, check=check)
+        fetch()
     assert len(mocked.calls) == 1 and "meta-data" not in str(info.value)
 
 
 def test_download_cv_too_many_redirects(mocked: responses.RequestsMock) -> None:
     mocked.get(f"{SANDBOX}/files/cv.pdf", status=302, headers={"Location": CV_URL})
     with pytest.raises(CVRejected, match="more than 3 times"):
-        download_cv(http(), CV_URL, check=check)
+        fetch()
     assert len(mocked.calls) == 4
 
 
 def test_download_cv_redirect_without_location(mocked: responses.RequestsMock) -> None:
     mocked.get(CV_URL, status=302)
     with pytest.raises(CVRejected, match="without a Location"):
-        download_cv(http(), CV_URL, check=check)
+        fetch()
 
 
 @pytest.mark.parametrize("status", [403, 404, 410])
@@ -301,26 +407,40 @@ def test_download_cv_refused_link_is_a_cv_problem_not_an_auth_stop(
                body=b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message>"
                     b"<X>sekret-signature</X></Error>")
     with pytest.raises(CVRejected, match=f"HTTP {status}") as info:
-        download_cv(http(), CV_URL, check=check)
+        fetch()
     assert "sekret-signature" not in str(info.value)
 
 
 def test_download_cv_outage_is_retryable(mocked: responses.RequestsMock) -> None:
     mocked.get(CV_URL, status=503)
     with pytest.raises(RetryableError) as info:
-        download_cv(http(), CV_URL, check=check)
+        fetch()
     assert len(mocked.calls) == 2 and "sekret-signature" not in str(info.value)
 
 
 def test_download_cv_checks_the_first_link_too(mocked: responses.RequestsMock) -> None:
     with pytest.raises(CVRejected):
-        download_cv(http(), "https://evil.com/cv.pdf", check=check)
+        fetch("https://evil.com/cv.pdf")
     assert len(mocked.calls) == 0
 
 
 def test_sniff() -> None:
-    assert [sniff(PDF), sniff(DOC), sniff(docx()), sniff(b"GIF89a")] == ["pdf", "doc", "docx",
-                                                                           None]
+    files = [io.BytesIO(b) for b in (PDF, DOC, docx(), b"GIF89a", b"")]
+    files[0].seek(5)  # sniff reads from the start, wherever the file stands
+    assert [sniff(f) for f in files] == ["pdf", "doc", "docx", None, None]
+    assert not any(f.closed for f in files)  # the caller still owns the file
+
+
+def test_sniff_reads_a_docx_from_a_temporary_file() -> None:
+    with tempfile.TemporaryFile() as spool:
+        spool.write(docx())
+        assert sniff(spool) == "docx"
+        spool.truncate(200)  # the central directory, at the end, is cut off
+        assert sniff(spool) is None
+        spool.seek(0)
+        spool.truncate()
+        spool.write(b"PK\x03\x04 broken")
+        assert sniff(spool) is None
 
 
 def test_unreadable_pinpoint_origin_only_loses_the_origin_match() -> None:
