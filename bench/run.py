@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,6 +94,13 @@ def options(args: argparse.Namespace) -> Options:
         process_repeat=pick(args.process_repeat, 3, 1),
         cold_repeat=args.cold_repeat,
     )
+
+
+def speed_ns() -> float:
+    """This machine's speed right now: best-of-5 ns for `sum((1,2,3))`, the same figure as
+    `python3 -m timeit "sum((1,2,3))"`. The VM's speed drifts over hours (68 to 125 ns have
+    been seen), and CPU figures move with it: each report keeps it, taken before and after."""
+    return round(min(timeit.repeat("sum((1,2,3))", number=500_000, repeat=5)) / 500_000 * 1e9, 1)
 
 
 def machine() -> dict[str, Any]:
@@ -189,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     opts = options(args)
     wanted = args.only.split(",")
+    speed_before = speed_ns()
     started = time.monotonic()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="poller-bench-") as tmp:
@@ -211,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
                           file=sys.stderr, flush=True)
         finally:
             dbs.drop_all()
-    m = machine()
+    m = machine() | {"speed_ns_before": speed_before, "speed_ns_after": speed_ns()}
     report: dict[str, Any] = {
         "machine": m,
         "command": shlex.join(["python", "-m", "bench.run", *(argv or sys.argv[1:])]),
@@ -225,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(f"\n{m['date']}  nproc={m['nproc']}  python {m['python']}  db={dbs.kind}  "
-          f"latency={opts.latency_ms} ms  elapsed {report['elapsed_s']} s\n")
+          f"latency={opts.latency_ms} ms  elapsed {report['elapsed_s']} s  "
+          f"speed {speed_before}/{m['speed_ns_after']} ns (sum((1,2,3)) before/after)\n")
     print(table(rows(results)))
     print(f"\nwrote {args.output}")
     return 0
