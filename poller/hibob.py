@@ -7,11 +7,13 @@ they can be tested, and fuzzed, without HTTP.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote
 
+from requests_toolbelt import MultipartEncoder
+
 from poller.errors import InvalidResponse
-from poller.http import HttpClient, parse_json
+from poller.http import HttpClient, StreamedBody, parse_json
 from poller.models import Document
 from poller.wire import DocumentsAnswer, IdAnswer, ListItem, NamedList, SearchAnswer, validate
 
@@ -146,12 +148,22 @@ class HibobClient:
         return parse_id(parse_json(resp, API, ENDPOINT_DOCS_URL), ENDPOINT_DOCS_URL)
 
     def upload_document_file(
-        self, employee_id: str, name: str, content: bytes, content_type: str
+        self, employee_id: str, name: str, file: IO[bytes], content_type: str
     ) -> str:
+        """Upload a seekable binary file as the part "file" of a multipart body, streamed
+        from the file as it is sent (with a Content-Length), never held whole in memory."""
+
+        def body() -> StreamedBody:  # one per attempt: a retry sends it all again
+            file.seek(0)
+            encoder: StreamedBody = MultipartEncoder(fields={"file": (name, file, content_type)})
+            return encoder
+
         resp = self._http.request(
-            "POST", f"/docs/people/{quote(employee_id, safe='')}/{self._folder}/upload",
-            endpoint=ENDPOINT_DOCS_UPLOAD, idempotent=False,
-            files={"file": (name, content, content_type)},
+            "POST",
+            f"/docs/people/{quote(employee_id, safe='')}/{self._folder}/upload",
+            endpoint=ENDPOINT_DOCS_UPLOAD,
+            idempotent=False,
+            data=body,
         )
         return parse_id(parse_json(resp, API, ENDPOINT_DOCS_UPLOAD), ENDPOINT_DOCS_UPLOAD)
 

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -54,6 +54,22 @@ Sleep = Callable[[float], None]
 
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD"})
 _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key"})
+
+
+class StreamedBody(Protocol):
+    """A request body read as it is sent, of a length known up front (so it goes out with a
+    Content-Length, not chunked), e.g. requests_toolbelt's MultipartEncoder."""
+
+    content_type: str
+
+    @property
+    def len(self) -> int: ...
+
+    def read(self, size: int = -1) -> bytes: ...
+
+
+# A fresh body for each attempt: a retry must send it whole again, from its first byte.
+BodyFactory = Callable[[], StreamedBody]
 
 
 def make_session(
@@ -227,11 +243,15 @@ class HttpClient:
         params: dict[str, Any] | None = None,
         json: object | None = None,
         files: dict[str, Any] | None = None,
+        data: BodyFactory | None = None,
         headers: dict[str, str] | None = None,
         stream: bool = False,
     ) -> requests.Response:
         """Call ``base_url + path``. Redirects are not followed: requests would carry
-        custom auth headers (X-API-KEY) to the new host, and the APIs don't redirect."""
+        custom auth headers (X-API-KEY) to the new host, and the APIs don't redirect.
+
+        ``data`` makes a streamed body (and its Content-Type); it is called once per
+        attempt, so that a retry sends the whole body again."""
         if not path.startswith("/"):
             raise ValueError("path must start with '/'")
         return self._send(
@@ -241,7 +261,7 @@ class HttpClient:
             endpoint=endpoint,
             idempotent=idempotent,
             options={
-                "params": params, "json": json, "files": files,
+                "params": params, "json": json, "files": files, "data": data,
                 "headers": {**self._headers, **(headers or {})},
             },
             stream=stream,
@@ -386,8 +406,14 @@ class HttpClient:
         req = requests.PreparedRequest()
         req.prepare_method(method)
         req.prepare_url(url, options.get("params"))
-        req.prepare_headers({**self._session.headers, **options.get("headers", {})})
-        req.prepare_body(None, options.get("files"), options.get("json"))
+        headers = {**self._session.headers, **options.get("headers", {})}
+        make_body: BodyFactory | None = options.get("data")
+        body = make_body() if make_body is not None else None
+        if body is not None:
+            headers["Content-Type"] = body.content_type
+        req.prepare_headers(headers)
+        # A body with a read() and a len goes out as it is read, with a Content-Length.
+        req.prepare_body(body, options.get("files"), options.get("json"))
         parts = urlsplit(url)
         return self._session.get_adapter(url).send(
             req,

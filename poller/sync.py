@@ -365,9 +365,8 @@ def _attach_cv(row: _Row, employee_id: str, *, fresh: bool) -> tuple[str, str | 
             with download_cv(
                 svc.download_http, attachment.url, max_bytes=cfg.cv.max_bytes, check=check
             ) as cv_file:  # spooled to a temporary file, removed when the block ends
-                content = cv_file.file.read()  # the upload is not streamed yet
                 doc_id = svc.hibob.upload_document_file(
-                    employee_id, name, content, cv_file.content_type
+                    employee_id, name, cv_file.file, cv_file.content_type
                 )
         else:
             doc_id = svc.hibob.upload_document_url(

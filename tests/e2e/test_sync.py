@@ -106,6 +106,31 @@ def test_existing_employee_is_linked_with_and_without_their_cv(tmp_path: Path, d
             p.close()
 
 
+@pytest.mark.parametrize("cv", ["pdf", "docx"])
+def test_upload_mode_streams_the_cv_into_hibob_byte_for_byte(
+    tmp_path: Path, sqlite_url: str, cv: str
+) -> None:
+    """cv.mode = "upload": spooled to a temporary file, sent as a streamed multipart body
+    (with a Content-Length); the HiBob simulator parses it as the real API would."""
+    with Sandbox(seed=13, hires=0) as sb:
+        app_id = sb.pinpoint.add_hire("Grace", "Hopper", "grace@example.com", cv=cv)
+        p = make_poller(tmp_path, sb, sqlite_url, {"cv": {"mode": "upload"}})
+        try:
+            p.settle()
+            row = p.ledger.get(app_id)
+        finally:
+            p.close()
+        assert row is not None and (row.state, row.cv_status) == ("done", "uploaded")
+        [served] = sb.pinpoint.applications[app_id].attachments
+        [stored] = sb.hibob.documents_of(row.hibob_employee_id or "")
+        assert (stored.source, stored.name, stored.content_type) == (
+            "upload",
+            f"CV - Grace Hopper.{cv}",
+            served.content_type,
+        )
+        assert stored.content == served.content and len(stored.content) > 100
+
+
 def test_on_existing_employee_fail_leaves_the_row_for_review(tmp_path: Path, db_url: str) -> None:
     with Sandbox(seed=3, hires=0) as sb:
         sb.hibob.add_employee("Ada", "Lovelace", "ada@example.com")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
+import tempfile
 from collections.abc import Iterator
 
 import pytest
 import requests
 import responses
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from poller.errors import (
     AuthError,
@@ -20,6 +23,7 @@ from poller.errors import (
 from poller.hibob import HibobClient, parse_named_list, parse_search
 from poller.http import HttpClient
 from poller.models import Document
+from poller.sandbox import multipart
 
 BASE = "http://127.0.0.1:9/v1"
 TOKEN = "c2VydmljZTp0b2tlbg=="
@@ -218,29 +222,83 @@ def test_upload_document_url_not_retried_and_link_not_echoed(
 
 def test_upload_document_file_multipart(mocked: responses.RequestsMock) -> None:
     mocked.post(f"{BASE}/docs/people/42/shared/upload", json={"id": 77})
-    doc_id = make_client().upload_document_file("42", "CV - B F.pdf", b"%PDF-1.4 x",
-                                                "application/pdf")
+    with tempfile.TemporaryFile() as cv:
+        cv.write(b"%PDF-1.4 x")  # left at its end: the upload reads from the start anyway
+        doc_id = make_client().upload_document_file("42", "CV - B F.pdf", cv, "application/pdf")
     assert doc_id == "77"
     request = mocked.calls[0].request
-    assert request.headers["Content-Type"].startswith("multipart/form-data")
     body = request.body
     assert isinstance(body, bytes)
-    assert b'name="file"; filename="CV - B F.pdf"' in body
-    assert b"Content-Type: application/pdf" in body and b"%PDF-1.4 x" in body
+    # A streamed body of known length: a Content-Length, not chunked.
+    assert request.headers["Content-Length"] == str(len(body))
+    assert "Transfer-Encoding" not in request.headers
+    boundary = multipart.boundary_of(request.headers["Content-Type"])
+    assert boundary is not None
+    assert body == (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="CV - B F.pdf"'
+        f"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.4 x\r\n--{boundary}--\r\n"
+    ).encode()
+    [part] = multipart.parse(body, boundary)
+    assert (part.name, part.filename, part.content_type, part.data) == (
+        "file", "CV - B F.pdf", "application/pdf", b"%PDF-1.4 x")
+
+
+def test_upload_document_file_names_the_part_as_requests_files_did() -> None:
+    """The same part headers as the former ``files={"file": (name, content, type)}``."""
+    name = 'CV - Zoë "Z" Ng.docx'
+    docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    bodies = []
+    with responses.RequestsMock() as mocked:
+        mocked.post(f"{BASE}/docs/people/42/shared/upload", json={"id": 1})
+        make_client().upload_document_file("42", name, io.BytesIO(b"PK\x03\x04"), docx)
+        mocked.post(f"{BASE}/x", json={})
+        requests.post(f"{BASE}/x", files={"file": (name, b"PK\x03\x04", docx)}, timeout=1)
+        for call in mocked.calls:
+            body = call.request.body
+            assert isinstance(body, bytes)
+            boundary = multipart.boundary_of(call.request.headers["Content-Type"])
+            assert boundary is not None
+            bodies.append(body.replace(boundary.encode(), b"BOUNDARY"))
+    assert bodies[0] == bodies[1]
+
+
+def test_upload_document_file_refused_connection_sends_the_whole_body_again(
+    mocked: responses.RequestsMock,
+) -> None:
+    """Refused before delivery: retried, with a fresh body read from the file's first byte
+    (``responses`` reads the whole body on every attempt, the failed one included)."""
+    upload = f"{BASE}/docs/people/42/shared/upload"
+    refused = requests.ConnectionError(MaxRetryError(
+        None, "/x", NewConnectionError(None, "[Errno 111] Connection refused")))  # type: ignore[arg-type]
+    mocked.post(upload, body=refused)
+    mocked.post(upload, json={"id": 78})
+    content = b"%PDF-1.4\n" + bytes(range(256)) * 1000
+    with tempfile.TemporaryFile() as cv:
+        cv.write(content)
+        assert make_client().upload_document_file("42", "cv.pdf", cv, "application/pdf") == "78"
+    assert len(mocked.calls) == 2
+    for call in mocked.calls:
+        body = call.request.body
+        assert isinstance(body, bytes)
+        assert call.request.headers["Content-Length"] == str(len(body))
+        boundary = multipart.boundary_of(call.request.headers["Content-Type"])
+        assert boundary is not None
+        [part] = multipart.parse(body, boundary)
+        assert (part.name, part.filename, part.data) == ("file", "cv.pdf", content)
 
 
 def test_upload_document_file_not_retried(mocked: responses.RequestsMock) -> None:
     mocked.post(f"{BASE}/docs/people/42/shared/upload",
                 body=requests.exceptions.ReadTimeout("slow"))
     with pytest.raises(RetryableError, match="read timed out"):
-        make_client().upload_document_file("42", "a.pdf", b"%PDF", "application/pdf")
+        make_client().upload_document_file("42", "a.pdf", io.BytesIO(b"%PDF"), "application/pdf")
     assert len(mocked.calls) == 1
 
 
 def test_upload_document_too_large_for_hibob(mocked: responses.RequestsMock) -> None:
     mocked.post(f"{BASE}/docs/people/42/shared/upload", status=413, body=b"")
     with pytest.raises(PermanentError):
-        make_client().upload_document_file("42", "a.pdf", b"%PDF", "application/pdf")
+        make_client().upload_document_file("42", "a.pdf", io.BytesIO(b"%PDF"), "application/pdf")
 
 
 # --- named lists ----------------------------------------------------------------------
