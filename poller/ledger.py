@@ -168,7 +168,8 @@ def _sqlite_pragmas(engine: Engine) -> None:
         # Straight to the driver: exec_driver_sql's statement machinery was a tenth of the
         # ledger's CPU for a bare BEGIN. A failure here is a raw sqlite3.Error (see below).
         driver = conn.connection.driver_connection
-        assert driver is not None  # a checked-out connection always has one
+        if driver is None:  # never, for a checked-out connection; typed as optional
+            raise RuntimeError("SQLite connection without its driver connection")
         driver.execute("BEGIN IMMEDIATE")
 
 
