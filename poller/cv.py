@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
-from poller.errors import CVRejected, PermanentError
+from poller.errors import CVRejected, PermanentError, RetryableError
 from poller.http import HttpClient
 from poller.http_errors import clean_text
 from poller.models import Application, Attachment
@@ -200,8 +200,11 @@ def download_cv(
     everything else about the CV is CVRejected."""
     resp = _follow(http, url, check)
     declared = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
-    with closing(resp), tempfile.TemporaryFile() as spool:
-        size = http.read_into(resp, spool, endpoint=ENDPOINT_CV, limit=max_bytes)
+    with closing(resp), _spool() as spool:
+        try:
+            size = http.read_into(resp, spool, endpoint=ENDPOINT_CV, limit=max_bytes)
+        except OSError as exc:  # the spool's disk, not the network (read_into translates that)
+            raise _spool_error(exc) from None
         if size is None:
             raise CVRejected(f"CV is larger than {_size(max_bytes)}")
         kind = sniff(spool)
@@ -211,6 +214,25 @@ def download_cv(
             raise CVRejected(f"CV is served as {clean_text(declared, 80)}, not PDF/DOC/DOCX")
         spool.seek(0)
         yield CVFile(spool, size, CONTENT_TYPES[kind])
+
+
+@contextmanager
+def _spool() -> Iterator[IO[bytes]]:
+    try:
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        raise _spool_error(exc) from None
+    with spool:
+        yield spool
+
+
+def _spool_error(exc: OSError) -> RetryableError:
+    """A full or unwritable temporary directory: the hire is retried later, no traceback."""
+    reason = exc.strerror or type(exc).__name__
+    return RetryableError(
+        f"CV could not be spooled to a temporary file in {tempfile.gettempdir()}: {reason}",
+        api="pinpoint", endpoint=ENDPOINT_CV,
+    )
 
 
 def _follow(http: HttpClient, url: str, check: Callable[[str], None]) -> requests.Response:

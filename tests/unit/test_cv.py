@@ -359,6 +359,43 @@ def test_download_cv_cut_off_midway_is_retryable_and_leaves_no_file(
     assert spool_fds() == before
 
 
+class FullDisk(io.BytesIO):
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        raise OSError(28, "No space left on device")
+
+
+def test_download_cv_on_a_full_disk_is_retryable_with_a_clear_message(
+    mocked: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mocked.get(CV_URL, body=PDF, content_type="application/pdf")
+    spools: list[FullDisk] = []
+    monkeypatch.setattr(tempfile, "TemporaryFile", lambda: spools.append(FullDisk()) or spools[-1])
+    with pytest.raises(RetryableError) as caught:
+        fetch()
+    err = caught.value
+    assert err.message == (
+        f"CV could not be spooled to a temporary file in {tempfile.gettempdir()}: "
+        "No space left on device"
+    )
+    assert (err.api, err.endpoint, err.status) == ("pinpoint", "GET cv", None)
+    assert err.__cause__ is None and err.__suppress_context__
+    assert "sekret" not in str(err)
+    assert spools[0].closed
+
+
+def test_download_cv_without_a_temporary_directory_is_retryable(
+    mocked: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mocked.get(CV_URL, body=PDF, content_type="application/pdf")
+
+    def no_tmp() -> None:
+        raise FileNotFoundError(2, "No usable temporary directory found")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", no_tmp)
+    with pytest.raises(RetryableError, match=r"No usable temporary directory found$"):
+        fetch()
+
+
 def test_download_cv_follows_allowed_redirects_rechecking_each(
     mocked: responses.RequestsMock,
 ) -> None:
