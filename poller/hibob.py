@@ -10,8 +10,6 @@ from collections.abc import Sequence
 from typing import IO, Any
 from urllib.parse import quote
 
-from requests_toolbelt import MultipartEncoder
-
 from poller.errors import InvalidResponse
 from poller.http import HttpClient, StreamedBody, parse_json
 from poller.models import Document
@@ -152,6 +150,9 @@ class HibobClient:
     ) -> str:
         """Upload a seekable binary file as the part "file" of a multipart body, streamed
         from the file as it is sent (with a Content-Length), never held whole in memory."""
+
+        # Imported here: requests_toolbelt's package import costs the CronJob's start-up.
+        from requests_toolbelt import MultipartEncoder
 
         def body() -> StreamedBody:  # one per attempt: a retry sends it all again
             file.seek(0)
