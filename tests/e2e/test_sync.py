@@ -131,6 +131,27 @@ def test_upload_mode_streams_the_cv_into_hibob_byte_for_byte(
         assert stored.content == served.content and len(stored.content) > 100
 
 
+@pytest.mark.parametrize("mode", ["url", "upload"])
+def test_a_cv_with_a_non_latin_name_arrives_in_either_mode(
+    tmp_path: Path, sqlite_url: str, mode: str
+) -> None:
+    """The file is named after the candidate: "zoë_łukasz-li_李.pdf" on Pinpoint's side."""
+    with Sandbox(seed=14, hires=0) as sb:
+        app_id = sb.pinpoint.add_hire("Zoë", "Łukasz-Li 李", "zoe@example.com", cv="pdf")
+        p = make_poller(tmp_path, sb, sqlite_url, {"cv": {"mode": mode}})
+        try:
+            p.settle()
+            row = p.ledger.get(app_id)
+        finally:
+            p.close()
+        assert row is not None and (row.state, row.cv_status) == ("done", "uploaded")
+        [served] = sb.pinpoint.applications[app_id].attachments
+        assert served.filename == "zoë_łukasz-li_李.pdf"
+        [stored] = sb.hibob.documents_of(row.hibob_employee_id or "")
+        assert stored.name == "CV - Zoë Łukasz-Li 李.pdf"
+        assert stored.content == served.content
+
+
 def test_on_existing_employee_fail_leaves_the_row_for_review(tmp_path: Path, db_url: str) -> None:
     with Sandbox(seed=3, hires=0) as sb:
         sb.hibob.add_employee("Ada", "Lovelace", "ada@example.com")
