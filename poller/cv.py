@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import struct
 import tempfile
 import unicodedata
 import zipfile
@@ -43,6 +44,11 @@ _GENERIC_TYPES = frozenset({
     "application/force-download",
 })
 _OLE_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
+# A Word document has tens of parts. Bounds for the zip directory read to sniff one:
+DOCX_MAX_ENTRIES = 2000
+DOCX_MAX_DIRECTORY_BYTES = 1024 * 1024
+_ZIP_END = struct.Struct("<4s4H2LH")  # the end-of-central-directory record (APPNOTE 4.3.16)
+_ZIP_END_SEARCH = _ZIP_END.size + 0xFFFF  # the record, then a comment of up to 64 KiB
 _DNS_NAME = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*$")
 # Characters that are path separators or invalid in file names on common systems.
 _UNSAFE_IN_NAME = frozenset('/\\:*?"<>|')
@@ -161,6 +167,8 @@ def sniff(file: IO[bytes]) -> str | None:
     if head.startswith(_OLE_MAGIC):
         return "doc"
     if head.startswith(b"PK\x03\x04"):
+        if not _small_zip_directory(file):
+            return None
         try:  # only the central directory is read: no decompression of untrusted data
             with zipfile.ZipFile(file) as archive:
                 names = archive.namelist()
@@ -168,6 +176,23 @@ def sniff(file: IO[bytes]) -> str | None:
             return None
         return "docx" if "word/document.xml" in names else None
     return None
+
+
+def _small_zip_directory(file: IO[bytes]) -> bool:
+    """Whether the zip's end record announces a central directory a DOCX could have.
+
+    zipfile reads the whole directory into a Python object per entry: a crafted "DOCX" of
+    a few MB naming 100,000 entries would cost a worker far more memory than the file.
+    """
+    end = file.seek(0, 2)
+    file.seek(max(0, end - _ZIP_END_SEARCH))
+    tail = file.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < _ZIP_END.size:
+        return False
+    fields = _ZIP_END.unpack_from(tail, at)
+    entries, directory_bytes = int(fields[4]), int(fields[5])
+    return entries <= DOCX_MAX_ENTRIES and directory_bytes <= DOCX_MAX_DIRECTORY_BYTES
 
 
 def _size(limit: int) -> str:

@@ -480,6 +480,31 @@ def test_sniff_reads_a_docx_from_a_temporary_file() -> None:
         assert sniff(spool) is None
 
 
+def test_sniff_refuses_a_zip_directory_no_docx_would_have(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counted from the end record, before zipfile builds an object per entry."""
+    many = docx(("[Content_Types].xml", "word/document.xml", *(f"x/{i}" for i in range(2100))))
+    small = docx()
+    zipfile_calls: list[object] = []
+    real_zipfile = zipfile.ZipFile
+    monkeypatch.setattr(zipfile, "ZipFile", lambda f: zipfile_calls.append(f) or real_zipfile(f))
+    assert sniff(io.BytesIO(many)) is None
+    assert zipfile_calls == []  # refused from the 22-byte end record alone
+    # The same archive with the limit above its size is a DOCX: only the count refused it.
+    monkeypatch.setattr("poller.cv.DOCX_MAX_ENTRIES", 5000)
+    assert sniff(io.BytesIO(many)) == "docx"
+    # A directory announced bigger than the bound is refused too, whatever its entry count.
+    monkeypatch.setattr("poller.cv.DOCX_MAX_DIRECTORY_BYTES", 100)
+    assert sniff(io.BytesIO(small)) is None
+
+
+def test_sniff_finds_the_end_record_after_a_zip_comment() -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("word/document.xml", "<w:document/>")
+        archive.comment = b"c" * 60_000
+    assert sniff(buf) == "docx"
+
+
 def test_unreadable_pinpoint_origin_only_loses_the_origin_match() -> None:
     check_cv_url("https://acme.pinpointhq.com/cv.pdf", allowed_hosts=ALLOWED,
                  pinpoint_origin="https://[::1", allow_loopback=False)
