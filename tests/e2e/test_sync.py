@@ -14,6 +14,7 @@ import pytest
 
 from poller.models import HireSummary
 from poller.sandbox import Sandbox
+from poller.sandbox.records import Attachment, Document
 from tests.e2e.harness import Poller, make_poller
 
 
@@ -106,6 +107,22 @@ def test_existing_employee_is_linked_with_and_without_their_cv(tmp_path: Path, d
             p.close()
 
 
+def _one_cv_synced(
+    tmp_path: Path, sb: Sandbox, db_url: str, app_id: str, *, mode: str
+) -> tuple[Attachment, Document]:
+    """Settle one hire in ``cv.mode = mode``: (Pinpoint's attachment, HiBob's document)."""
+    p = make_poller(tmp_path, sb, db_url, {"cv": {"mode": mode}})
+    try:
+        p.settle()
+        row = p.ledger.get(app_id)
+    finally:
+        p.close()
+    assert row is not None and (row.state, row.cv_status) == ("done", "uploaded")
+    [served] = sb.pinpoint.applications[app_id].attachments
+    [stored] = sb.hibob.documents_of(row.hibob_employee_id or "")
+    return served, stored
+
+
 @pytest.mark.parametrize("cv", ["pdf", "docx"])
 def test_upload_mode_streams_the_cv_into_hibob_byte_for_byte(
     tmp_path: Path, sqlite_url: str, cv: str
@@ -114,15 +131,7 @@ def test_upload_mode_streams_the_cv_into_hibob_byte_for_byte(
     (with a Content-Length); the HiBob simulator parses it as the real API would."""
     with Sandbox(seed=13, hires=0) as sb:
         app_id = sb.pinpoint.add_hire("Grace", "Hopper", "grace@example.com", cv=cv)
-        p = make_poller(tmp_path, sb, sqlite_url, {"cv": {"mode": "upload"}})
-        try:
-            p.settle()
-            row = p.ledger.get(app_id)
-        finally:
-            p.close()
-        assert row is not None and (row.state, row.cv_status) == ("done", "uploaded")
-        [served] = sb.pinpoint.applications[app_id].attachments
-        [stored] = sb.hibob.documents_of(row.hibob_employee_id or "")
+        served, stored = _one_cv_synced(tmp_path, sb, sqlite_url, app_id, mode="upload")
         assert (stored.source, stored.name, stored.content_type) == (
             "upload",
             f"CV - Grace Hopper.{cv}",
@@ -138,16 +147,8 @@ def test_a_cv_with_a_non_latin_name_arrives_in_either_mode(
     """The file is named after the candidate: "zoë_łukasz-li_李.pdf" on Pinpoint's side."""
     with Sandbox(seed=14, hires=0) as sb:
         app_id = sb.pinpoint.add_hire("Zoë", "Łukasz-Li 李", "zoe@example.com", cv="pdf")
-        p = make_poller(tmp_path, sb, sqlite_url, {"cv": {"mode": mode}})
-        try:
-            p.settle()
-            row = p.ledger.get(app_id)
-        finally:
-            p.close()
-        assert row is not None and (row.state, row.cv_status) == ("done", "uploaded")
-        [served] = sb.pinpoint.applications[app_id].attachments
+        served, stored = _one_cv_synced(tmp_path, sb, sqlite_url, app_id, mode=mode)
         assert served.filename == "zoë_łukasz-li_李.pdf"
-        [stored] = sb.hibob.documents_of(row.hibob_employee_id or "")
         assert stored.name == "CV - Zoë Łukasz-Li 李.pdf"
         assert stored.content == served.content
 
