@@ -11,7 +11,8 @@ go on until every row is settled. Four hires cover every path:
 
 One worker per process (worker.concurrency = 1), so that a kill lands exactly at the named
 boundary for the one application in flight; the randomized suite kills busy pools. Scenarios are
-independent (own sandbox, own database) and run a few at a time.
+independent (own sandbox, own database) and run a few at a time. Every scenario runs in
+cv.mode = "url"; the CV stage's points run again in "upload", where the poller sends the file.
 """
 
 from __future__ import annotations
@@ -49,7 +50,13 @@ CHAINS = [
     ("after:create", "checkpoint:employee:created"),
     ("checkpoint:comment:started", "after:comment"),
 ]
-SCENARIOS = [(p,) for p in POINTS] + CHAINS
+# cv.mode = "upload" has a window of its own (the poller spools the CV, then sends it): every
+# point of the CV stage again in that mode, and the kill mid-check of our own upload.
+UPLOAD_CHAINS = [(p,) for p in CRASH_POINTS_BY_STAGE["cv"]]
+UPLOAD_CHAINS.append(("after:doc_upload", "after:doc_list"))
+SCENARIOS = [(chain, "url") for chain in [(p,) for p in POINTS] + CHAINS] + [
+    (chain, "upload") for chain in UPLOAD_CHAINS
+]
 INTENT_TO_CREATE = {"checkpoint:map:mapped", "checkpoint:employee:create_started"}
 
 
@@ -75,19 +82,24 @@ class World:
 @dataclass
 class Outcome:
     chain: tuple[str, ...]
+    cv_mode: str
     kills: list[Run]
     reruns: int
     problems: list[str]
     tally: Tally
 
 
-def _scenario(index: int, chain: tuple[str, ...], db_url: str, tmp: Path) -> Outcome:
+def _scenario(
+    index: int, chain: tuple[str, ...], cv_mode: str, db_url: str, tmp: Path
+) -> Outcome:
     world = World.build(seed=100 + index)
     tmp.mkdir()
     problems: list[str] = []
     kills: list[Run] = []
     try:
-        cli = PollerCli(tmp, world.sb, db_url, {"worker": {"concurrency": 1}})
+        cli = PollerCli(
+            tmp, world.sb, db_url, {"worker": {"concurrency": 1}, "cv": {"mode": cv_mode}}
+        )
         with ledger_at(db_url) as ledger:
             for point in chain:
                 if kills:  # the rerun must be able to take the killed worker's rows
@@ -111,7 +123,7 @@ def _scenario(index: int, chain: tuple[str, ...], db_url: str, tmp: Path) -> Out
         problems.append(
             f"{t.duplicate_comment_total} duplicate comments, {window_kills} kills after:comment"
         )
-    return Outcome(chain, kills, len(reruns), problems, t)
+    return Outcome(chain, cv_mode, kills, len(reruns), problems, t)
 
 
 def _verdict(world: World, rows: dict[str, Record], chain: tuple[str, ...]) -> list[str]:
@@ -149,15 +161,18 @@ def test_kill_at_every_step_boundary_then_rerun(db_factory: DbFactory, tmp_path:
     with ThreadPoolExecutor(4) as pool:
         outcomes = list(
             pool.map(
-                lambda i: _scenario(i, SCENARIOS[i], urls[i], tmp_path / f"s{i}"),
+                lambda i: _scenario(i, *SCENARIOS[i], urls[i], tmp_path / f"s{i}"),
                 range(len(SCENARIOS)),
             )
         )
-    failures = [f"{' → '.join(o.chain)}: {p}" for o in outcomes for p in o.problems]
+    failures = [
+        f"{' → '.join(o.chain)} ({o.cv_mode}): {p}" for o in outcomes for p in o.problems
+    ]
     report(
         "crash_matrix",
         db=urls[0].split(":", 1)[0],
         scenarios=len(outcomes),
+        upload_mode_scenarios=sum(o.cv_mode == "upload" for o in outcomes),
         kills=sum(r.killed for o in outcomes for r in o.kills),
         reruns=sum(o.reruns for o in outcomes),
         duplicate_employees=sum(o.tally.duplicate_employees for o in outcomes),
