@@ -26,7 +26,7 @@ from poller.errors import CVRejected
 from poller.hibob import HibobClient
 from poller.http import HttpClient
 from poller.sandbox import multipart
-from tests.security.helpers import chunked, spool_fds, storage_host
+from tests.security.helpers import answer, chunked, spool_fds, storage_host
 
 CHUNK = 64 * 1024
 CV_SIZE = 20 * 1024 * 1024
@@ -94,11 +94,7 @@ class _Handler(BaseHTTPRequestHandler):
             remaining -= len(data)
         self.server.state.uploads.append(upload)
         body = b'{"id": %d}' % len(self.server.state.uploads)
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        answer(200, body, {"Content-Type": "application/json"})(self)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""

@@ -22,7 +22,7 @@ from poller.config import load_settings
 from poller.errors import RetryableError
 from poller.http import make_session
 from poller.wiring import build_http
-from tests.security.helpers import run_poller
+from tests.security.helpers import answer, run_poller
 
 PACKAGE = Path(__file__).resolve().parents[2] / "poller"
 # Ways Python code turns certificate checks off.
@@ -96,11 +96,7 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             body = json.dumps({"ok": True}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            answer(200, body, {"Content-Type": "application/json"})(self)
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet."""
