@@ -242,7 +242,6 @@ class HttpClient:
         idempotent: bool | None = None,
         params: dict[str, Any] | None = None,
         json: object | None = None,
-        files: dict[str, Any] | None = None,
         data: BodyFactory | None = None,
         headers: dict[str, str] | None = None,
         stream: bool = False,
@@ -261,7 +260,7 @@ class HttpClient:
             endpoint=endpoint,
             idempotent=idempotent,
             options={
-                "params": params, "json": json, "files": files, "data": data,
+                "params": params, "json": json, "data": data,
                 "headers": {**self._headers, **(headers or {})},
             },
             stream=stream,
@@ -413,7 +412,7 @@ class HttpClient:
             headers["Content-Type"] = body.content_type
         req.prepare_headers(headers)
         # A body with a read() and a len goes out as it is read, with a Content-Length.
-        req.prepare_body(body, options.get("files"), options.get("json"))
+        req.prepare_body(body, None, options.get("json"))
         parts = urlsplit(url)
         return self._session.get_adapter(url).send(
             req,
