@@ -544,17 +544,27 @@ class Ledger:
 
 # The hot path's statements, built once: SQLAlchemy caches their compiled form, and building
 # them anew per call (cache key and all) was most of the ledger's CPU (bench/).
-_DUE = or_(
-    and_(
-        apps_t.c.state == "pending",
-        or_(apps_t.c.next_attempt_at.is_(None), apps_t.c.next_attempt_at <= bindparam("k_now")),
+# Expired leases first, then pending rows by when they are due and how old they are (rows
+# never rescheduled, with no next_attempt_at, sort where the database puts NULLs). The ORDER
+# BY is the due index's own order, and "state IN (...)" (SQLite reads the two equalities as
+# one) lets the database walk that index and stop at the LIMIT, not sort every due row.
+_DUE = and_(
+    or_(apps_t.c.state == "in_progress", apps_t.c.state == "pending"),
+    or_(
+        and_(
+            apps_t.c.state == "pending",
+            or_(
+                apps_t.c.next_attempt_at.is_(None),
+                apps_t.c.next_attempt_at <= bindparam("k_now"),
+            ),
+        ),
+        and_(apps_t.c.state == "in_progress", apps_t.c.lease_expires_at < bindparam("k_now")),
     ),
-    and_(apps_t.c.state == "in_progress", apps_t.c.lease_expires_at < bindparam("k_now")),
 )
 _CANDIDATES = (
     select(apps_t.c.application_id)
     .where(_DUE, apps_t.c.application_id.not_in(bindparam("k_skip", expanding=True)))
-    .order_by(apps_t.c.next_attempt_at, apps_t.c.created_at)
+    .order_by(apps_t.c.state, apps_t.c.next_attempt_at, apps_t.c.created_at)
     .limit(8)
 )
 _CLAIM = (

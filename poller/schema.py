@@ -45,7 +45,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 # The newest migration in migrations/versions. tests/unit/test_ledger.py checks they agree.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 metadata = MetaData()
 
@@ -81,7 +81,8 @@ processed_applications = Table(
         "state IN ('pending','in_progress','done','failed','baseline')",
         name="ck_processed_applications_state",
     ),
-    Index("ix_processed_applications_state_next", "state", "next_attempt_at"),
+    # The claim walks this index in its ORDER BY and stops at its LIMIT (migration 0002).
+    Index("ix_processed_applications_due", "state", "next_attempt_at", "created_at"),
     Index("ix_processed_applications_updated_at", "updated_at"),
 )
 
