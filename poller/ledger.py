@@ -163,14 +163,14 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        # Straight to the driver: exec_driver_sql's statement machinery was a tenth of the
-        # ledger's CPU for a bare BEGIN. A failure here is a raw sqlite3.Error (see below).
-        driver = conn.connection.driver_connection
-        if driver is None:  # never, for a checked-out connection; typed as optional
-            raise RuntimeError("SQLite connection without its driver connection")
-        driver.execute("BEGIN IMMEDIATE")
+    # BEGIN IMMEDIATE through the dialect's own begin hook, not a "begin" event: any
+    # connection event listener sends every statement down SQLAlchemy's event-dispatch path
+    # (a tenth of the ledger's CPU, bench/ledger_cost.py).
+    engine.dialect.do_begin = _begin_immediate  # type: ignore[method-assign, assignment]
+
+
+def _begin_immediate(dbapi_conn: Any) -> None:
+    dbapi_conn.execute("BEGIN IMMEDIATE")
 
 
 def _wal_mode(cur: Any) -> None:

@@ -279,8 +279,27 @@ def test_unreachable_store_is_a_store_error_without_the_password() -> None:
     led.dispose()
 
 
+def test_a_sqlite_transaction_takes_the_write_lock_when_it_begins(tmp_path: Path) -> None:
+    """BEGIN IMMEDIATE, not SQLite's deferred BEGIN: two processes that both read and then
+    write would otherwise fail with "locked" when upgrading their read locks."""
+    path = tmp_path / "lock.db"
+    led = Ledger(f"sqlite:///{path}")
+    led.migrate()
+    other = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        with led.engine.begin() as conn:
+            conn.exec_driver_sql("SELECT 1")  # a read only, and yet:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        other.execute("BEGIN IMMEDIATE")  # free again after the commit
+        other.rollback()
+    finally:
+        other.close()
+        led.dispose()
+
+
 def test_a_locked_sqlite_file_is_a_store_error_not_a_traceback(tmp_path: Path) -> None:
-    """The BEGIN IMMEDIATE goes to the driver itself: its sqlite3 error is still translated."""
+    """The BEGIN IMMEDIATE of a ledger transaction waits, then fails as a StoreError."""
     path = tmp_path / "locked.db"
     led = Ledger(f"sqlite:///{path}")
     led.migrate()
