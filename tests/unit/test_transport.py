@@ -1,0 +1,92 @@
+"""The trimmed transport adapter: the same pools, request lines and query strings as
+requests' own code, without its per-request overhead."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from requests.adapters import _urllib3_request_context  # type: ignore[attr-defined]
+
+from poller.http import HttpClient, _encode_query, make_session
+from poller.transport import PollerAdapter
+
+
+@pytest.mark.parametrize("url", ["https://api.hibob.com/v1/people", "http://127.0.0.1:8080/x?a=1"])
+@pytest.mark.parametrize(
+    "verify", [True, "/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs"]
+)
+@pytest.mark.parametrize("cert", [None, "/tls/client.pem", ("/tls/c.pem", "/tls/c.key")])
+def test_pool_keys_are_the_ones_requests_builds(url: str, verify: Any, cert: Any) -> None:
+    req = requests.Request("GET", url).prepare()
+    ours = PollerAdapter().build_connection_pool_key_attributes(req, verify, cert)
+    theirs = _urllib3_request_context(req, verify, cert, None)
+    assert ours == theirs
+
+
+def test_turning_certificate_checks_off_is_refused() -> None:
+    req = requests.Request("GET", "https://api.hibob.com/v1/people").prepare()
+    with pytest.raises(ValueError, match="can't be turned off"):
+        PollerAdapter().build_connection_pool_key_attributes(req, False)
+
+
+def test_the_request_line_is_the_path_unless_a_proxy_is_used() -> None:
+    req = requests.Request("GET", "http://example.test/a/b", params={"q": "1"}).prepare()
+    adapter = PollerAdapter()
+    assert adapter.request_url(req, {}) == "/a/b?q=1"
+    proxied = {"http": "http://proxy.test:3128"}
+    assert adapter.request_url(req, proxied) == requests.adapters.HTTPAdapter().request_url(
+        req, proxied
+    )
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"filter[updated_at][gte]": "2026-01-10T12:00:00+00:00", "page[size]": "100"},
+        {"q": "Zoë Łukasz 李 & co=1", "skip": None, "n": 3},
+        {},
+    ],
+)
+def test_query_strings_match_requests(params: dict[str, Any]) -> None:
+    base = "http://example.test/applications"
+    ours = requests.PreparedRequest()
+    ours.prepare_url(base, _encode_query(params))
+    theirs = requests.PreparedRequest()
+    theirs.prepare_url(base, params)
+    assert ours.url == theirs.url
+
+
+@pytest.fixture
+def cookie_server() -> Iterator[str]:
+    """Answers every request with a Set-Cookie, and echoes the Cookie header it got."""
+    srv = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = srv.accept()
+            with conn:
+                head = conn.recv(65536).decode("latin-1")
+                got = [ln for ln in head.split("\r\n") if ln.lower().startswith("cookie:")]
+                body = (got[0] if got else "no cookie").encode()
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nSet-Cookie: session=abc; Path=/\r\n"
+                    b"Connection: close\r\nContent-Length: " + str(len(body)).encode()
+                    + b"\r\n\r\n" + body
+                )
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.getsockname()[1]}"
+    srv.close()
+
+
+def test_cookies_are_neither_kept_nor_sent_back(cookie_server: str) -> None:
+    client = HttpClient("pinpoint", cookie_server, headers={}, session=make_session())
+    first = client.request("GET", "/a", endpoint="GET /a")
+    assert first.content == b"no cookie" and first.status_code == 200
+    assert client.request("GET", "/b", endpoint="GET /b").content == b"no cookie"
