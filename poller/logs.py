@@ -35,6 +35,8 @@ FORMATS = ("json", "text", "auto")
 # Libraries that are chatty at INFO; their warnings and errors still come through.
 NOISY_LOGGERS = ("alembic", "apscheduler", "urllib3", "requests", "sqlalchemy")
 _PRIMITIVES = (str, int, float, bool, type(None))
+# structlog's processor chain, one list for the life of the process (see configure_logging).
+_PROCESSORS: list[Processor] = []
 
 
 def _redact_value(value: Any) -> Any:
@@ -123,23 +125,28 @@ def configure_logging(level: str, fmt: str, *, stream: IO[str] | None = None) ->
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
 
+    # Changed in place: loggers cache the list on first use, and keep seeing it after this
+    # runs again (structlog's testing.capture_logs keeps the instance for the same reason).
+    _PROCESSORS[:] = [
+        structlog.stdlib.filter_by_level,
+        *_shared_processors(),
+        structlog.stdlib.PositionalArgumentsFormatter(),
+        structlog.processors.StackInfoRenderer(),
+        # Redacted here too, so any other handler on the root logger (pytest's caplog,
+        # an error tracker) never sees the raw event either.
+        structlog.processors.format_exc_info,
+        redact_event,
+        structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+    ]
     structlog.reset_defaults()
     structlog.configure(
-        processors=[
-            structlog.stdlib.filter_by_level,
-            *_shared_processors(),
-            structlog.stdlib.PositionalArgumentsFormatter(),
-            structlog.processors.StackInfoRenderer(),
-            # Redacted here too, so any other handler on the root logger (pytest's caplog,
-            # an error tracker) never sees the raw event either.
-            structlog.processors.format_exc_info,
-            redact_event,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
+        processors=_PROCESSORS,
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        # Not cached: a later configure_logging (tests, `poller run` after `check`) must apply.
-        cache_logger_on_first_use=False,
+        # Cached: otherwise every call, even one below the level, builds a new bound logger
+        # and looks its stdlib logger up again. A later configure_logging still applies:
+        # the level, handler and format live in stdlib logging, the chain in _PROCESSORS.
+        cache_logger_on_first_use=True,
     )
 
 

@@ -109,6 +109,22 @@ def test_configure_twice_replaces_the_handler() -> None:
     assert len(json_lines(second)) == 1
 
 
+def test_a_logger_used_before_a_reconfigure_follows_it() -> None:
+    """Loggers are cached on first use; level, format, stream and capture still apply later."""
+    first, second = io.StringIO(), io.StringIO()
+    logs.configure_logging("INFO", "json", stream=first)
+    log = logs.get_logger("poller.cached")
+    log.info("one")
+    logs.configure_logging("WARNING", "text", stream=second)
+    log.info("below the new level")
+    log.warning("two")
+    assert [e["event"] for e in json_lines(first)] == ["one"]
+    assert "two" in second.getvalue() and "below the new level" not in second.getvalue()
+    with structlog.testing.capture_logs() as captured:
+        log.warning("three")
+    assert [e["event"] for e in captured] == ["three"]
+
+
 @pytest.mark.parametrize(("level", "fmt"), [("TRACE", "json"), ("INFO", "xml")])
 def test_bad_arguments(level: str, fmt: str) -> None:
     with pytest.raises(ValueError, match="must be one of"):
