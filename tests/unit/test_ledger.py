@@ -165,6 +165,31 @@ def test_migrations_build_exactly_the_schema_module(db_url: str) -> None:
     assert diff == []
 
 
+def test_upgrading_a_0001_database_keeps_its_rows_and_claims_them(db_url: str) -> None:
+    """A deployment made before migration 0002 upgrades in place on its next start."""
+    from alembic import command
+    from alembic.config import Config
+
+    import migrations
+
+    led = Ledger(db_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    with led.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    assert not led.schema_current()
+    led.record_discovered([HireSummary("old", NOW)], baseline_before=None, now=NOW)
+    led.migrate_if_needed()
+    assert led.schema_current()
+    indexes = {ix["name"] for ix in inspect(led.engine).get_indexes("processed_applications")}
+    assert "ix_processed_applications_due" in indexes
+    assert "ix_processed_applications_state_next" not in indexes
+    rec = led.claim_next("a", lease_seconds=60, now=NOW)
+    assert rec is not None and rec.application_id == "old"
+    led.dispose()
+
+
 def test_claims_take_expired_leases_then_due_rows_oldest_first(ledger: Ledger) -> None:
     hires = [HireSummary(str(i), NOW) for i in range(4)]
     for i, hire in enumerate(hires):  # created one minute apart, "0" oldest
