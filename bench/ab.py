@@ -77,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python -m bench.ab", *(sys.argv[1:] if argv is None else argv)]),
         "hires": args.hires,
         "speed_ns_per_round": speeds,
-        "cpu_ms_per_hire": {t: {"median": statistics.median(v), "runs": v} for t, v in runs.items()},
+        "cpu_ms_per_hire": {
+            t: {"median": statistics.median(v), "runs": v} for t, v in runs.items()
+        },
     }
     args.output.write_text(json.dumps(report, indent=2) + "\n")
     for tree, values in runs.items():
