@@ -165,7 +165,7 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
     # BEGIN IMMEDIATE through the dialect's own begin hook, not a "begin" event: any
     # connection event listener sends every statement down SQLAlchemy's event-dispatch path
-    # (a tenth of the ledger's CPU, bench/ledger_cost.py).
+    # (about a sixth of the ledger's CPU, python -m bench.ledger_cost).
     engine.dialect.do_begin = _begin_immediate  # type: ignore[method-assign, assignment]
 
 
