@@ -53,7 +53,7 @@ def _child(out: str, argv: list[str]) -> None:
     main()
 
 
-def _counted_run(hires: int, workdir: Path) -> tuple[dict[Key, int], int]:
+def _counted_run(hires: int, workdir: Path, level: str) -> tuple[dict[Key, int], int]:
     from bench.pollerproc import Databases, PollerSetup, run_measured
     from bench.scenarios import BACKFILL_ALL, _sim
 
@@ -63,7 +63,7 @@ def _counted_run(hires: int, workdir: Path) -> tuple[dict[Key, int], int]:
         setup = PollerSetup(sim, Databases(workdir, None).fresh("calls"), workdir, BACKFILL_ALL)
         result = run_measured(
             [sys.executable, "-m", "bench.calls", "--child", str(out), "run", "--once"],
-            env=setup.env({"POLLER_LOGGING__LEVEL": "WARNING"}),
+            env=setup.env({"POLLER_LOGGING__LEVEL": level}),
             cwd=Path(__file__).resolve().parent.parent,
             timeout=900,
         )
@@ -90,17 +90,18 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.calls", description=__doc__.split("\n")[0])
     p.add_argument("--hires", type=int, default=300)
     p.add_argument("--top", type=int, default=0, help="also list the N biggest sources")
+    p.add_argument("--log-level", default="WARNING", help="logging.level (default WARNING)")
     args = p.parse_args(args_in)
     from bench.run import compile_package
 
     compile_package()
     with tempfile.TemporaryDirectory(prefix="poller-calls-") as tmp:
-        idle, idle_c = _counted_run(0, Path(tmp))
-        busy, busy_c = _counted_run(args.hires, Path(tmp))
+        idle, idle_c = _counted_run(0, Path(tmp), args.log_level)
+        busy, busy_c = _counted_run(args.hires, Path(tmp), args.log_level)
     per_hire = collections.Counter({k: v - idle.get(k, 0) for k, v in busy.items()})
     total = sum(per_hire.values())
     print(
-        f"per hire ({args.hires} hires, concurrency 4, WARNING): "
+        f"per hire ({args.hires} hires, concurrency 4, {args.log_level}): "
         f"{total / args.hires:.0f} Python calls, {(busy_c - idle_c) / args.hires:.0f} C calls"
     )
     if args.top:
