@@ -13,7 +13,6 @@ first on PYTHONPATH, byte-compiled first. The results go to --output as JSON.
 from __future__ import annotations
 
 import argparse
-import compileall
 import json
 import statistics
 import subprocess
@@ -23,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.pollerproc import Databases, PollerSetup, run_measured
-from bench.run import speed_ns
-from bench.scenarios import BACKFILL_ALL, _sim
+from bench.run import compile_package, speed_ns
+from bench.scenarios import BACKFILL_ALL, _sim, _timeout
 
 LAUNCH = "import sys; from poller.cli import main; sys.argv[0] = 'poller'; main()"
 
@@ -37,7 +36,7 @@ def run_tree(tree: Path, hires: int, seed: int, dbs: Databases, workdir: Path) -
         env = setup.env({"POLLER_LOGGING__LEVEL": "WARNING", "PYTHONPATH": str(tree)})
         result = run_measured(
             [sys.executable, "-c", LAUNCH, "run", "--once"], env=env, cwd=workdir,
-            timeout=120 + hires,
+            timeout=_timeout(hires),
         )
     if result.code != 0:
         raise RuntimeError(f"{tree}: poller run --once failed: {result.stderr[-2000:]}")
@@ -53,8 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     trees = [t.resolve() for t in args.trees]
     for tree in trees:
-        for package in ("poller", "migrations"):
-            compileall.compile_dir(tree / package, quiet=1)
+        compile_package(tree)
     runs: dict[str, list[float]] = {str(t): [] for t in trees}
     speeds = []
     with tempfile.TemporaryDirectory(prefix="poller-ab-") as tmp:

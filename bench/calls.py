@@ -55,7 +55,7 @@ def _child(out: str, argv: list[str]) -> None:
 
 def _counted_run(hires: int, workdir: Path, level: str) -> tuple[dict[Key, int], int]:
     from bench.pollerproc import Databases, PollerSetup, run_measured
-    from bench.scenarios import BACKFILL_ALL, _sim
+    from bench.scenarios import BACKFILL_ALL, _sim, _timeout
 
     out = workdir / f"calls-{hires}.json"
     with _sim(11, 0) as sim:
@@ -65,7 +65,7 @@ def _counted_run(hires: int, workdir: Path, level: str) -> tuple[dict[Key, int],
             [sys.executable, "-m", "bench.calls", "--child", str(out), "run", "--once"],
             env=setup.env({"POLLER_LOGGING__LEVEL": level}),
             cwd=Path(__file__).resolve().parent.parent,
-            timeout=900,
+            timeout=_timeout(hires),
         )
         if result.code != 0:
             raise RuntimeError(f"poller run --once failed ({result.code}): {result.stderr[-2000:]}")
