@@ -29,6 +29,7 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 import structlog
+from urllib3.util import Timeout
 
 from poller import metrics, redact
 from poller.errors import (
@@ -221,6 +222,8 @@ class HttpClient:
                 redact.register_secret(value.split(" ", 1)[-1])
         self._session = session if session is not None else make_session()
         self._timeout = (connect_timeout, read_timeout)
+        # Built once: requests would build one from the tuple on every request.
+        self._timeout_obj = Timeout(connect=connect_timeout, read=read_timeout)
         self._max_retries = max(0, max_retries)
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
@@ -420,7 +423,8 @@ class HttpClient:
         return self._session.get_adapter(url).send(
             req,
             stream=True,
-            timeout=self._timeout,
+            # requests takes its TimeoutSauce (urllib3's Timeout) as is; the stubs omit it.
+            timeout=self._timeout_obj,  # type: ignore[arg-type]
             verify=self._session.verify or True,  # a CA path, or the default: never off
             cert=None,
             proxies=proxies_for(parts.scheme, parts.netloc),

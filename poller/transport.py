@@ -7,6 +7,9 @@ one with a query string from 1,618 to 1,437 (cProfile; bench/README.md):
 
 - the connection pool's key: requests parses the URL and stats the CA path (``isdir``) on
   every request. Here it is worked out once per origin and TLS setting;
+- the connection: without a proxy, requests still parses the URL again to look for one;
+- the certificate settings: for HTTPS requests stats the CA path twice per request (exists,
+  isdir). Here its own check runs once per setting and its outcome is replayed;
 - the request line's URL: without a proxy it is the path, as requests would send it, minus
   requests' two proxy lookups;
 - the response: built as requests builds it, minus the cookie jar extraction. The poller
@@ -23,6 +26,7 @@ from urllib.parse import urlsplit
 
 from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
+from requests.exceptions import InvalidURL
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
@@ -30,8 +34,45 @@ if TYPE_CHECKING:  # the stubs' names for requests' two dicts
     from requests.adapters import _HostParams, _PoolKwargs
 
 
+# The attributes requests' cert_verify sets on a connection pool.
+_TLS_ATTRS = ("cert_reqs", "ca_certs", "ca_cert_dir", "cert_file", "key_file")
+
+
 class PollerAdapter(HTTPAdapter):
     """HTTPAdapter with its per-request overhead memoised or skipped (see the module)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tls_settings: dict[tuple[bool, Any, Any], tuple[tuple[str, Any], ...]] = {}
+
+    def get_connection_with_tls_context(
+        self,
+        request: PreparedRequest,
+        verify: bool | str | None,
+        proxies: Mapping[str, str] | None = None,
+        cert: Any = None,
+    ) -> Any:
+        if proxies:
+            return super().get_connection_with_tls_context(request, verify, proxies, cert)
+        try:
+            host, pool = self.build_connection_pool_key_attributes(
+                request, True if verify is None else verify, cert
+            )
+        except ValueError as exc:  # as requests does
+            raise InvalidURL(exc, request=request) from None
+        return self.poolmanager.connection_from_host(**host, pool_kwargs=pool)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        key = (url[:5].lower() == "https", verify, cert)
+        settings = self._tls_settings.get(key)
+        if settings is None:
+            # requests' own checks (a missing CA path or client certificate raises), once.
+            super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
+            settings = tuple((n, getattr(conn, n)) for n in _TLS_ATTRS if hasattr(conn, n))
+            self._tls_settings[key] = settings
+            return
+        for name, value in settings:
+            setattr(conn, name, value)
 
     def build_connection_pool_key_attributes(
         self, request: PreparedRequest, verify: bool | str, cert: Any = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -90,3 +91,50 @@ def test_cookies_are_neither_kept_nor_sent_back(cookie_server: str) -> None:
     first = client.request("GET", "/a", endpoint="GET /a")
     assert first.content == b"no cookie" and first.status_code == 200
     assert client.request("GET", "/b", endpoint="GET /b").content == b"no cookie"
+
+
+_TLS = ("cert_reqs", "ca_certs", "ca_cert_dir", "cert_file", "key_file")
+
+
+def _tls(pool: Any) -> dict[str, Any]:
+    return {name: getattr(pool, name, "unset") for name in _TLS}
+
+
+@pytest.mark.parametrize("url", ["https://api.hibob.com/v1/people", "http://127.0.0.1:8080/x"])
+@pytest.mark.parametrize("verify", [True, "ca-file", "ca-dir"])
+def test_connections_and_certificate_settings_are_the_ones_requests_makes(
+    url: str, verify: Any, tmp_path: Path
+) -> None:
+    if verify == "ca-file":
+        verify = str(tmp_path / "bundle.pem")
+        Path(verify).write_text("")
+    elif verify == "ca-dir":
+        verify = str(tmp_path)
+    req = requests.Request("GET", url).prepare()
+    ours, theirs = PollerAdapter(), requests.adapters.HTTPAdapter()
+    for _ in range(2):  # the second time replays what the first worked out
+        pool = ours.get_connection_with_tls_context(req, verify)
+        ref = theirs.get_connection_with_tls_context(req, verify)
+        assert (type(pool), pool.host, pool.port) == (type(ref), ref.host, ref.port)
+        ours.cert_verify(pool, url, verify, None)
+        theirs.cert_verify(ref, url, verify, None)
+        assert _tls(pool) == _tls(ref)
+    assert ours.get_connection_with_tls_context(req, verify) is pool  # one pool per origin
+
+
+def test_a_missing_ca_bundle_is_refused_on_every_request(tmp_path: Path) -> None:
+    url, missing = "https://api.hibob.com/v1/people", str(tmp_path / "gone.pem")
+    adapter = PollerAdapter()
+    pool = adapter.get_connection_with_tls_context(requests.Request("GET", url).prepare(), True)
+    for _ in range(2):
+        with pytest.raises(OSError, match="invalid path"):
+            adapter.cert_verify(pool, url, missing, None)
+
+
+def test_a_proxied_request_gets_requests_own_proxy_pool() -> None:
+    req = requests.Request("GET", "http://example.test/a").prepare()
+    proxies = {"http": "http://proxy.test:3128"}
+    pool = PollerAdapter().get_connection_with_tls_context(req, True, proxies)
+    ref = requests.adapters.HTTPAdapter().get_connection_with_tls_context(req, True, proxies)
+    assert type(pool) is type(ref)
+    assert pool.proxy.host == ref.proxy.host == "proxy.test"
