@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import re
 import sqlite3
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -20,12 +19,9 @@ from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import (
     Connection,
-    Engine,
     and_,
     bindparam,
-    create_engine,
     delete,
-    event,
     func,
     insert,
     inspect,
@@ -35,8 +31,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.pool import NullPool
 
+from poller.engine import make_engine, normalise_url
 from poller.errors import PollerError, StoreError
 from poller.models import HireSummary
 from poller.schema import HEAD_REVISION
@@ -120,74 +116,6 @@ def _store_errors(fn: Callable[P, T]) -> Callable[P, T]:
             raise StoreError(f"database error during {fn.__name__}: {detail}") from None
 
     return wrapper
-
-
-def normalise_url(url: str) -> str:
-    """Let users write plain postgresql:// URLs: we ship psycopg 3, not psycopg2."""
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
-
-
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
-    url = normalise_url(url)
-    if url.startswith("sqlite"):
-        # A pooled connection per worker: reconnecting per transaction re-ran the pragmas and
-        # flushed the WAL on every close (bench: 33.9 s -> 7.1 s for 200 hires at 0 latency).
-        # An in-memory database can't be shared by a pool: each connection would be empty.
-        memory = url in ("sqlite://", "sqlite:///:memory:")
-        engine = create_engine(
-            url,
-            poolclass=NullPool if memory else None,
-            **({} if memory else {"pool_size": pool_size, "max_overflow": pool_size}),
-            connect_args={"timeout": 30},
-        )
-        _sqlite_pragmas(engine)
-        return engine
-    return create_engine(
-        url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
-    )
-
-
-def _sqlite_pragmas(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # Drive transactions ourselves so that BEGIN IMMEDIATE takes the write lock up front:
-        # two processes upgrading read locks at once would otherwise fail with "locked".
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA busy_timeout=30000")
-        _wal_mode(cur)
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.close()
-
-    # BEGIN IMMEDIATE through the dialect's own begin hook, not a "begin" event: any
-    # connection event listener sends every statement down SQLAlchemy's event-dispatch path
-    # (about a sixth of the ledger's CPU, python -m bench.ledger_cost).
-    engine.dialect.do_begin = _begin_immediate  # type: ignore[method-assign, assignment]
-
-
-def _begin_immediate(dbapi_conn: Any) -> None:
-    dbapi_conn.execute("BEGIN IMMEDIATE")
-
-
-def _wal_mode(cur: Any) -> None:
-    """Switch a new database file to WAL (persistent, so later opens find it done).
-
-    Switching needs the file to itself and SQLite answers "locked" at once, without waiting,
-    when several processes open a brand-new file together: retry briefly.
-    """
-    for attempt in range(50):
-        try:
-            if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                cur.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError:
-            if attempt == 49:
-                raise
-            time.sleep(0.1)
 
 
 class Ledger:
