@@ -505,6 +505,9 @@ def _env_layers(env: Mapping[str, str], problems: list[str]) -> list[tuple[dict[
     return layers
 
 
+_BAD_IN_SECRET = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
 def _read_secrets(env: Mapping[str, str], problems: list[str]) -> dict[str, SecretStr | None]:
     secrets: dict[str, SecretStr | None] = {}
     for attr, var in SECRET_ENV.items():
@@ -526,6 +529,10 @@ def _read_secrets(env: Mapping[str, str], problems: list[str]) -> dict[str, Secr
                     problems.append(f"{var}_FILE: {file_path} is empty")
         elif direct:
             secrets[attr] = SecretStr(direct)
+        value = secrets[attr]
+        if value is not None and _BAD_IN_SECRET.search(value.get_secret_value()):
+            # Sent in an HTTP header: a line break would be refused on every request.
+            problems.append(f"{var}: contains a space, line break or control character")
     return secrets
 
 

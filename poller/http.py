@@ -31,7 +31,7 @@ import requests
 import structlog
 from urllib3.util import Timeout
 
-from poller import metrics, redact
+from poller import metrics, redact, transport
 from poller.errors import (
     InvalidResponse,
     RateLimited,
@@ -221,6 +221,12 @@ class HttpClient:
                 # Masked wherever it shows up, e.g. echoed in an upstream error body.
                 redact.register_secret(value.split(" ", 1)[-1])
         self._session = session if session is not None else make_session()
+        # Worked out once per client; requests would redo both on every request.
+        self._base = transport.prepared_base(self.base_url)
+        self._plain_headers = transport.validated_headers(self._session.headers)
+        self._client_headers = transport.validated_headers(
+            dict(self._session.headers) | self._headers
+        )
         self._timeout = (connect_timeout, read_timeout)
         # Built once: requests would build one from the tuple on every request.
         self._timeout_obj = Timeout(connect=connect_timeout, read=read_timeout)
@@ -267,7 +273,12 @@ class HttpClient:
             idempotent=idempotent,
             options={
                 "params": params, "json": json, "data": data,
-                "headers": {**self._headers, **(headers or {})},
+                "headers": self._client_headers, "extra_headers": headers or {},
+                "plain": (
+                    self._base + path
+                    if self._base is not None and transport.plain_path(path)
+                    else None
+                ),
             },
             stream=stream,
             pass_redirects=False,
@@ -283,7 +294,7 @@ class HttpClient:
             log_path=f"{parts.scheme}://{parts.hostname or ''}/…",
             endpoint=endpoint,
             idempotent=True,
-            options={},
+            options={"headers": self._plain_headers},  # none of this client's (auth) headers
             stream=stream,
             pass_redirects=True,
         )
@@ -408,17 +419,17 @@ class HttpClient:
         """One request, handed straight to the session's transport adapter. Redirects are
         never followed. Session.request would add a cookie jar, hooks, redirect handling and
         environment merging, none of them used here, at a third of the client's CPU (bench/)."""
-        req = requests.PreparedRequest()
-        req.prepare_method(method)
-        req.prepare_url(url, _encode_query(options.get("params")))
-        headers = {**self._session.headers, **options.get("headers", {})}
         make_body: BodyFactory | None = options.get("data")
         body = make_body() if make_body is not None else None
+        extra: Mapping[str, str] = options.get("extra_headers", {})
         if body is not None:
-            headers["Content-Type"] = body.content_type
-        req.prepare_headers(headers)
-        # A body with a read() and a len goes out as it is read, with a Content-Length.
-        req.prepare_body(body, None, options.get("json"))
+            extra = {**extra, "Content-Type": body.content_type}
+        req = transport.prepare(
+            method, url,
+            query=_encode_query(options.get("params")), plain=options.get("plain"),
+            headers=options["headers"], extra_headers=extra,
+            body=body, json=options.get("json"),
+        )
         parts = urlsplit(url)
         return self._session.get_adapter(url).send(
             req,

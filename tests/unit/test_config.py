@@ -402,6 +402,21 @@ def test_secret_file_problems_are_all_listed(tmp_path: Path) -> None:
     ]
 
 
+def test_a_secret_with_a_line_break_inside_is_refused_without_showing_it(tmp_path: Path) -> None:
+    # A mounted file with two lines, or a pasted token with a space: both would go into an
+    # HTTP header, which refuses them on every request.
+    (tmp_path / "pp").write_text("pp_live_FIRST\npp_live_SECOND\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(
+            env={"PINPOINT_API_KEY_FILE": str(tmp_path / "pp"), "HIBOB_BASE64_TOKEN": "Basic xyz"}
+        )
+    assert problems_of(exc) == [
+        "PINPOINT_API_KEY: contains a space, line break or control character",
+        "HIBOB_BASE64_TOKEN: contains a space, line break or control character",
+    ]
+    assert "pp_live" not in str(exc.value) and "xyz" not in str(exc.value)
+
+
 def test_both_env_and_file_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "hb").write_text("x", encoding="utf-8")
     with pytest.raises(ConfigError) as exc:

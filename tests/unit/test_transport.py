@@ -8,13 +8,20 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
 from requests.adapters import _urllib3_request_context  # type: ignore[attr-defined]
 
 from poller.http import HttpClient, _encode_query, make_session
-from poller.transport import PollerAdapter
+from poller.transport import (
+    PollerAdapter,
+    plain_path,
+    prepare,
+    prepared_base,
+    validated_headers,
+)
 
 
 @pytest.mark.parametrize("url", ["https://api.hibob.com/v1/people", "http://127.0.0.1:8080/x?a=1"])
@@ -138,3 +145,40 @@ def test_a_proxied_request_gets_requests_own_proxy_pool() -> None:
     ref = requests.adapters.HTTPAdapter().get_connection_with_tls_context(req, True, proxies)
     assert type(pool) is type(ref)
     assert pool.proxy.host == ref.proxy.host == "proxy.test"
+
+
+_BASES = ["https://api.hibob.com/v1", "http://127.0.0.1:8080", "https://bücher.example/api/v1/"]
+_IDS = ["8863902", "3332883884017713238", "a b", "x/../y", "Zoë Łukasz 李", "%41", "~._-", "?#&="]
+
+
+@pytest.mark.parametrize("base", _BASES)
+@pytest.mark.parametrize("ident", _IDS)
+@pytest.mark.parametrize("params", [None, {"page[number]": "2", "q": "a b&c"}])
+def test_a_plain_path_gives_the_url_requests_prepares(
+    base: str, ident: str, params: dict[str, str] | None
+) -> None:
+    path = f"/docs/people/{quote(ident, safe='')}/shared"  # as the clients build paths
+    assert plain_path(path)
+    query = _encode_query(params)
+    req = prepare(
+        "GET", "unused", query=query, plain=f"{prepared_base(base)}{path}",
+        headers=validated_headers({}), extra_headers={}, body=None, json=None,
+    )
+    theirs = requests.PreparedRequest()
+    theirs.prepare_url(base.rstrip("/") + path, params)
+    assert req.url == theirs.url
+
+
+@pytest.mark.parametrize(
+    "path", ["/a b", "/%7e", "/%41", "/%2f", "/x?y=1", "/é", "relative", "/a#f"]
+)
+def test_paths_requests_would_rewrite_are_not_plain(path: str) -> None:
+    assert not plain_path(path)
+
+
+def test_headers_are_checked_once_and_a_bad_value_is_not_shown() -> None:
+    with pytest.raises(ValueError, match="X-API-KEY header") as err:
+        HttpClient("pinpoint", "https://x.test", headers={"X-API-KEY": "pp_live\nSECRET"})
+    assert "SECRET" not in str(err.value)
+    with pytest.raises(ValueError, match="Content-Type header"):
+        validated_headers({"Content-Type": " leading space"})
