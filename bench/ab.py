@@ -28,15 +28,18 @@ from bench.scenarios import BACKFILL_ALL, _sim, _timeout
 LAUNCH = "import sys; from poller.cli import main; sys.argv[0] = 'poller'; main()"
 
 
-def run_tree(tree: Path, hires: int, seed: int, dbs: Databases, workdir: Path) -> float:
+def run_tree(
+    tree: Path, hires: int, seed: int, dbs: Databases, workdir: Path,
+    *, latency_ms: int = 0, log_level: str = "WARNING",
+) -> float:
     """CPU ms per hire of one `poller run --once` of ``tree`` over ``hires`` fresh hires."""
-    with _sim(seed, 0) as sim:
+    with _sim(seed, latency_ms) as sim:
         sim.add_fresh_hires(hires)
         setup = PollerSetup(sim, dbs.fresh("ab"), workdir, BACKFILL_ALL)
-        env = setup.env({"POLLER_LOGGING__LEVEL": "WARNING", "PYTHONPATH": str(tree)})
+        env = setup.env({"POLLER_LOGGING__LEVEL": log_level, "PYTHONPATH": str(tree)})
         result = run_measured(
             [sys.executable, "-c", LAUNCH, "run", "--once"], env=env, cwd=workdir,
-            timeout=_timeout(hires),
+            timeout=_timeout(hires) + hires * latency_ms / 1000,
         )
     if result.code != 0:
         raise RuntimeError(f"{tree}: poller run --once failed: {result.stderr[-2000:]}")
@@ -48,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("trees", nargs="+", type=Path, help="source trees (each holds poller/)")
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--hires", type=int, default=2000)
+    p.add_argument("--latency-ms", type=int, default=0, help="on every request (default 0)")
+    p.add_argument("--log-level", default="WARNING", help="logging.level (default WARNING)")
     p.add_argument("--output", type=Path, default=Path("bench/results/ab-latest.json"))
     args = p.parse_args(argv)
     trees = [t.resolve() for t in args.trees]
@@ -60,7 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         for rep in range(args.reps):
             speeds.append(speed_ns())
             for tree in trees:
-                ms = run_tree(tree, args.hires, 700 + rep, dbs, Path(tmp))
+                ms = run_tree(
+                    tree, args.hires, 700 + rep, dbs, Path(tmp),
+                    latency_ms=args.latency_ms, log_level=args.log_level,
+                )
                 runs[str(tree)].append(round(ms, 2))
                 print(f"[ab] round {rep + 1}: {tree}: {ms:.2f} ms/hire", flush=True)
     revs = {
@@ -74,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         "git_rev": revs,
         "command": " ".join(["python -m bench.ab", *(sys.argv[1:] if argv is None else argv)]),
         "hires": args.hires,
+        "latency_ms": args.latency_ms,
+        "log_level": args.log_level,
         "speed_ns_per_round": speeds,
         "cpu_ms_per_hire": {
             t: {"median": statistics.median(v), "runs": v} for t, v in runs.items()
