@@ -42,7 +42,8 @@ class UpstreamError(PollerError):
 
     ``api`` is "pinpoint" or "hibob"; ``endpoint`` is the route template (e.g.
     "POST /people"), never a concrete URL; ``status`` is the HTTP status, or None when no
-    answer came; ``key`` is HiBob's error key or Pinpoint's error title, when present.
+    answer came; ``key`` is HiBob's error key or Pinpoint's error code (else title), when
+    present; ``parameter`` is the query parameter a JSON:API error blames (``source.parameter``).
     """
 
     def __init__(
@@ -53,12 +54,14 @@ class UpstreamError(PollerError):
         endpoint: str,
         status: int | None = None,
         key: str | None = None,
+        parameter: str | None = None,
     ) -> None:
         self.message = message
         self.api = api
         self.endpoint = endpoint
         self.status = status
         self.key = key
+        self.parameter = parameter
         super().__init__(str(self))
 
     def __str__(self) -> str:

@@ -16,7 +16,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
@@ -33,6 +33,7 @@ from poller.errors import (
 )
 
 MESSAGE_LIMIT = 300
+EMAIL_EXISTS_KEY = "validations.email.alreadyexists"
 # Error bodies are only mined for a message; no need to hold megabytes of them.
 ERROR_BODY_LIMIT = 64 * 1024
 # X-RateLimit-Reset values below this are read as "seconds from now", not a Unix epoch.
@@ -96,10 +97,19 @@ def server_wait(headers: Mapping[str, str], now: float | None = None) -> float |
     return None
 
 
-def _error_detail(body: bytes, content_type: str) -> tuple[str, str | None]:
-    """(message, key) from an error body, never echoing a non-JSON body verbatim."""
+class ErrorDetail(NamedTuple):
+    """What an error body says: a short message, its key (HiBob's key, JSON:API's code or
+    title) and, for JSON:API, the query parameter it blames (``source.parameter``)."""
+
+    message: str
+    key: str | None = None
+    parameter: str | None = None
+
+
+def _error_detail(body: bytes, content_type: str) -> ErrorDetail:
+    """The detail of an error body, never echoing a non-JSON body verbatim."""
     if not body.strip():
-        return "empty body", None
+        return ErrorDetail("empty body")
     try:
         data: Any = jsonlib.loads(body)
     except (ValueError, RecursionError):
@@ -108,41 +118,55 @@ def _error_detail(body: bytes, content_type: str) -> tuple[str, str | None]:
         return _json_error_detail(data)
     head = body.lstrip()[:512].lower()
     if "html" in content_type.lower() or head.startswith((b"<!doctype html", b"<html")):
-        return "HTML error page", None
+        return ErrorDetail("HTML error page")
     code = _XML_CODE.search(body[:ERROR_BODY_LIMIT])
     if code:
-        return f"XML error {code.group(1).decode()}", code.group(1).decode()
-    return f"non-JSON body ({len(body)} bytes)", None
+        return ErrorDetail(f"XML error {code.group(1).decode()}", code.group(1).decode())
+    return ErrorDetail(f"non-JSON body ({len(body)} bytes)")
 
 
-def _json_error_detail(data: Any) -> tuple[str, str | None]:
+def _text_or_none(value: object, limit: int) -> str | None:
+    return clean_text(value, limit) or None if isinstance(value, str) else None
+
+
+def _json_error_detail(data: Any) -> ErrorDetail:
     if not isinstance(data, dict):
-        return "unrecognised JSON error body", None
-    key = data.get("key")
-    error = data.get("error")
-    if isinstance(key, str) or isinstance(error, str):  # HiBob: {"key", "error"}
-        key_text = clean_text(key, 120) if isinstance(key, str) else None
-        message = error if isinstance(error, str) else key_text or ""
-        return clean_text(message) or "no message", key_text
+        return ErrorDetail("unrecognised JSON error body")
     errors = data.get("errors")
-    if isinstance(errors, list):  # Pinpoint / JSON:API: {"errors": [{"title", "detail"}]}
-        parts: list[str] = []
-        first_title: str | None = None
-        for item in errors[:3]:
-            if not isinstance(item, dict):
-                continue
-            title, detail = item.get("title"), item.get("detail")
-            texts = [t for t in (title, detail) if isinstance(t, str) and t]
-            if isinstance(title, str) and first_title is None:
-                first_title = clean_text(title, 120)
-            if texts:
-                parts.append(": ".join(texts))
-        if parts:
-            return clean_text("; ".join(parts)), first_title
-    generic = data.get("message")
-    if isinstance(generic, str):
-        return clean_text(generic) or "no message", None
-    return "unrecognised JSON error body", None
+    if isinstance(errors, list):  # Pinpoint / JSON:API: {"errors": [{"code", "title", ...}]}
+        return _jsonapi_detail(errors)
+    key = _text_or_none(data.get("key"), 120)
+    error = _text_or_none(data.get("error"), MESSAGE_LIMIT)
+    message = _text_or_none(data.get("message"), MESSAGE_LIMIT)
+    # HiBob: {"key", "error", "args"}, or {"key", "error"}, or the Goals API's
+    # {"statusCode", "error": "Bad Request", "message", "timestamp"}.
+    texts = [t for t in (error, message) if t]
+    if texts:
+        return ErrorDetail(clean_text(": ".join(dict.fromkeys(texts))), key)
+    if key:
+        return ErrorDetail(key, key)
+    return ErrorDetail("unrecognised JSON error body")
+
+
+def _jsonapi_detail(errors: list[Any]) -> ErrorDetail:
+    parts: list[str] = []
+    key: str | None = None
+    parameter: str | None = None
+    for item in errors[:3]:
+        if not isinstance(item, dict):
+            continue
+        title, detail = item.get("title"), item.get("detail")
+        texts = [t for t in (title, detail) if isinstance(t, str) and t]
+        if key is None:
+            key = _text_or_none(item.get("code"), 120) or _text_or_none(title, 120)
+        source = item.get("source")
+        if parameter is None and isinstance(source, dict):
+            parameter = _text_or_none(source.get("parameter"), 120)
+        if texts:
+            parts.append(": ".join(texts))
+    if not parts:
+        return ErrorDetail("unrecognised JSON error body", key, parameter)
+    return ErrorDetail(clean_text("; ".join(parts)), key, parameter)
 
 
 def classify(
@@ -158,8 +182,12 @@ def classify(
     clock for Retry-After dates when ``now`` is not given."""
     raw = body.encode("utf-8", "replace") if isinstance(body, str) else body
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
-    message, key = _error_detail(raw, content_type)
-    kw: dict[str, Any] = {"api": api, "endpoint": endpoint, "status": status, "key": key}
+    detail = _error_detail(raw, content_type)
+    message = detail.message
+    kw: dict[str, Any] = {
+        "api": api, "endpoint": endpoint, "status": status, "key": detail.key,
+        "parameter": detail.parameter,
+    }
     if status == 429:
         return RateLimited(message, retry_after=server_wait(headers, now), **kw)
     kind: type[UpstreamError] = PermanentError
@@ -169,7 +197,7 @@ def classify(
         kind = NotFound
     elif status >= 500:
         kind = RetryableError
-    elif 400 <= status < 500 and api == "hibob" and key == "validations.email.alreadyexists":
+    elif 400 <= status < 500 and api == "hibob" and detail.key == EMAIL_EXISTS_KEY:
         kind = EmailAlreadyExists
     elif 300 <= status < 400:
         message = "unexpected redirect"

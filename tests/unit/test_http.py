@@ -129,7 +129,30 @@ CLASSIFY_TABLE = [
     ("cv", 403, S3_DENIED, {}, AuthError, "XML error AccessDenied", "AccessDenied", None),
     ("pinpoint", 302, b"", {"Location": "https://elsewhere.example/"}, PermanentError,
      "unexpected redirect", None, None),
+    # JSON:API with a code: the code is the key (pinpoint.md's recorded shape).
+    ("pinpoint", 404, b'{"errors":[{"code":"not_found","status":"404","title":"Not Found",'
+     b'"detail":"Specified Record Not Found"}]}', {}, NotFound,
+     "Not Found: Specified Record Not Found", "not_found", None),
+    # HiBob's shapes: {key, error, args}, {key, error}, and the Goals API's detailed one.
+    ("hibob", 400, b'{"key":"validations.field.invalid","error":"not a valid title definition",'
+     b'"args":["Wizard"]}', {}, PermanentError, "not a valid title definition",
+     "validations.field.invalid", None),
+    ("hibob", 400, b'{"statusCode":400,"error":"Bad Request","message":"work.title is not valid",'
+     b'"timestamp":"2026-12-04T10:00:00Z"}', {}, PermanentError,
+     "Bad Request: work.title is not valid", None, None),
+    ("hibob", 400, b'{"key":"validations.only.key"}', {}, PermanentError,
+     "validations.only.key", "validations.only.key", None),
 ]
+
+
+def test_classify_reads_the_parameter_a_jsonapi_error_blames() -> None:
+    body = (b'{"errors":[{"code":"invalid_filter","status":"400","title":"Bad Request",'
+            b'"detail":"unsupported operator gte",'
+            b'"source":{"parameter":"filter[updated_at][gte]"}}]}')
+    err = classify("pinpoint", "GET /applications", 400, body, {})
+    assert (err.parameter, err.key) == ("filter[updated_at][gte]", "invalid_filter")
+    assert "unsupported operator gte" in err.message
+    assert classify("pinpoint", "GET /x", 400, b'{"errors":[{"title":"x"}]}', {}).parameter is None
 
 
 @pytest.mark.parametrize(
