@@ -1,10 +1,16 @@
-"""Finding hires: resolve the hired stages, list changes since the watermark, record them.
+"""Finding hires: list hired applications changed since the watermark, record them.
+
+Hires are listed by their stage's basic type (``hired``), which needs neither stage names
+nor ``/jobs``. Configured stage names or ids only narrow that listing. A filter Pinpoint
+refuses is remembered in ``poller_state`` (so a CronJob doesn't pay for the refusal on every
+run) and tried again a day later.
 
 The watermark arithmetic is pure (``plan_listing``, ``next_watermark``) and tested without I/O.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,8 +19,8 @@ import structlog
 from poller.config import Settings
 from poller.crashpoints import crashpoint
 from poller.ledger import Ledger
-from poller.models import HiredStages, Listing
-from poller.pinpoint import PinpointClient
+from poller.models import HiredStages, HireSummary, Listing, RefusedFilter
+from poller.pinpoint import UPDATED_FILTER, PinpointClient
 
 log = structlog.get_logger("poller.discovery")
 
@@ -22,6 +28,9 @@ WATERMARK = "watermark"
 LAST_POLL = "last_poll_at"
 LAST_FULL = "last_full_listing_at"
 FIRST_CYCLE = "first_cycle_at"
+REFUSED_FILTERS = "pinpoint_refused_filters"
+# A refused filter is sent again after this long: the tenant may have been upgraded.
+REFUSAL_MEMORY = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,40 @@ def next_watermark(previous: datetime | None, listing_started: datetime) -> date
     return listing_started if previous is None else max(previous, listing_started)
 
 
+def remembered_refusals(raw: str | None, now: datetime) -> dict[str, dict[str, str]]:
+    """The refusals recorded in poller_state that are still fresh enough to trust."""
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    fresh: dict[str, dict[str, str]] = {}
+    for name, entry in data.items():
+        try:
+            at = datetime.fromisoformat(entry["at"])
+        except (TypeError, KeyError, ValueError):
+            continue
+        if now - at < REFUSAL_MEMORY:
+            fresh[name] = entry
+    return fresh
+
+
+def with_refusals(
+    known: dict[str, dict[str, str]], refused: tuple[RefusedFilter, ...], now: datetime
+) -> dict[str, dict[str, str]]:
+    merged = dict(known)
+    for item in refused:
+        merged[item.parameter] = {"at": now.isoformat(), "reason": item.reason[:300]}
+    return merged
+
+
+def narrow(hires: tuple[HireSummary, ...], stage_ids: frozenset[str]) -> tuple[HireSummary, ...]:
+    """Keep the hires in the configured stages. A row that names no stage is kept: it was
+    listed as a hire, and dropping it could lose one."""
+    return tuple(h for h in hires if h.stage_id is None or h.stage_id in stage_ids)
+
+
 @dataclass(frozen=True)
 class DiscoveryResult:
     listed: int
@@ -82,9 +125,15 @@ class Discovery:
         self.ledger = ledger
         self._stages: HiredStages | None = None
         self._stage_age = 0
-        self._filter_supported = settings.pinpoint.use_updated_filter
+
+    @property
+    def narrowed(self) -> bool:
+        cfg = self.settings.pinpoint
+        return bool(cfg.hired_stage_names or cfg.hired_stage_ids)
 
     def hired_stages(self) -> HiredStages:
+        """The configured stages (names or ids), else every stage whose basic type is hired.
+        Cached for pinpoint.stage_cache_cycles cycles."""
         cfg = self.settings.pinpoint
         if self._stages is None or self._stage_age >= cfg.stage_cache_cycles:
             self._stages = self.pinpoint.resolve_hired_stages(
@@ -104,6 +153,7 @@ class Discovery:
         """Plan and run this cycle's listing. Reads the ledger, writes nothing."""
         state = self.ledger.get_state()
         watermark = _parse(state.get(WATERMARK))
+        refused = remembered_refusals(state.get(REFUSED_FILTERS), now)
         plan = plan_listing(
             watermark=watermark,
             table_empty=self.ledger.is_empty(),
@@ -117,14 +167,20 @@ class Discovery:
             ),
             configured_backfill=self.settings.discovery.backfill_since,
             backfill_override=backfill_override,
-            filter_supported=self._filter_supported,
+            filter_supported=(
+                self.settings.pinpoint.use_updated_filter and UPDATED_FILTER not in refused
+            ),
         )
-        stages = self.hired_stages()
-        if not stages.stage_ids:
-            return Listing((), True, 0), plan
-        listing = self.pinpoint.list_hired(stages.stage_ids, plan.since)
-        if plan.since is not None and not listing.used_updated_filter:
-            self._filter_supported = False  # logged and counted by the client, once
+        listing = self.pinpoint.list_hired(
+            plan.since, refused=refused, hired_stage_ids=lambda: self.hired_stages().stage_ids
+        )
+        if self.narrowed:
+            listing = Listing(
+                narrow(listing.hires, self.hired_stages().stage_ids),
+                listing.used_updated_filter,
+                listing.requests,
+                listing.refused,
+            )
         return listing, plan
 
     def run(self, *, now: datetime, backfill_override: datetime | None) -> DiscoveryResult:
@@ -144,10 +200,13 @@ class Discovery:
             WATERMARK: next_watermark(watermark, now).isoformat(),
             LAST_POLL: now.isoformat(),
         }
-        if plan.since is None:
+        if plan.since is None or not listing.used_updated_filter:
             values[LAST_FULL] = now.isoformat()
         if plan.first_cycle:
             values[FIRST_CYCLE] = now.isoformat()
+        if listing.refused:  # kept, so that the next run (a new CronJob pod) skips them
+            known = remembered_refusals(self.ledger.get_state().get(REFUSED_FILTERS), now)
+            values[REFUSED_FILTERS] = json.dumps(with_refusals(known, listing.refused, now))
         self.ledger.set_state(values, now=now)
         crashpoint("checkpoint:watermark")
         result = DiscoveryResult(

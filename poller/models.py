@@ -9,11 +9,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+HIRED = "hired"  # Pinpoint's stage basic_type for a hire, whatever the stage is called
+
 
 @dataclass(frozen=True)
 class Stage:
     id: str
     name: str
+    basic_type: str | None = None  # applied, review, interview, offer, hired or rejected
 
 
 @dataclass(frozen=True)
@@ -39,13 +42,24 @@ class HireSummary:
     updated_at: datetime
     stage_id: str | None = None
     job_id: str | None = None
+    hired_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RefusedFilter:
+    """A query parameter Pinpoint answered 400 to, and the reason it gave."""
+
+    parameter: str
+    reason: str
 
 
 @dataclass(frozen=True)
 class Listing:
     hires: tuple[HireSummary, ...]
-    used_updated_filter: bool  # False when Pinpoint rejected filter[updated_at] and we fell back
+    used_updated_filter: bool  # False when filter[updated_at] was not sent (refused, or off)
     requests: int
+    # Parameters refused during this listing (the listing fell back without them).
+    refused: tuple[RefusedFilter, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,20 +80,34 @@ class Application:
     updated_at: datetime | None
     job_id: str | None
     job_title: str | None
-    department: str | None
-    location: str | None
-    offer_start_date: date | None
+    department: str | None  # the name of the job's department (a relationship)
+    location: str | None  # the name of the job's location (a relationship)
+    offer_start_on: date | None  # the accepted offer's start_on
     attachments: tuple[Attachment, ...] = ()
+    start_on: date | None = None  # the application's own start_on
+    hired_at: datetime | None = None
+    stage_id: str | None = None
+    stage_name: str | None = None
+    stage_basic_type: str | None = None  # None when the stage was not included
     # Every attribute as Pinpoint sent it (minus attachments), for mapping.extra_fields templates.
     attributes: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
 class EmployeePayload:
-    """The JSON body for HiBob POST /people, and the email it is keyed on (lower-cased)."""
+    """The JSON body for HiBob POST /people, and what the row records about how it was built."""
 
     body: dict[str, Any]
-    email: str
+    email: str  # lower-cased: the key the employee is found by
+    start_date: date
+    start_source: str  # "offer", "application" or "default" (see mapping.START_SOURCES)
+    notes: tuple[str, ...] = ()  # values left out or changed, said in the row
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: str
+    body_text: str
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,13 @@
-"""Pinpoint client: resolve hired stages, list hires, fetch one application, comment.
+"""Pinpoint client: list hires by stage basic type, fetch one application, comments.
 
-Built against /shared/api/pinpoint.md. The parse_* functions are pure (body -> domain
-values) so they can be tested, and fuzzed, without HTTP.
+Built against shared/api/pinpoint.md; the bodies are parsed by ``poller.pinpoint_parse``.
+Every listing and fetch asks for confidential jobs too. Keys are scoped per resource, so a
+403 is re-worded to name the scope the endpoint needs.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,46 +15,65 @@ from itertools import count
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
+import requests
 import structlog
-from pydantic import BaseModel
 
 from poller import metrics
-from poller.errors import InvalidResponse, PermanentError
+from poller.errors import AuthError, InvalidResponse, PermanentError
 from poller.http import HttpClient, parse_json
-from poller.models import Application, Attachment, HiredStages, HireSummary, Job, Listing, Stage
-from poller.wire import (
-    ApplicationAttributes,
-    ApplicationDocument,
-    ApplicationPage,
-    CreatedDocument,
-    JobAttributes,
-    JobRelationships,
-    JobsPage,
-    LocationAttributes,
-    OfferAttributes,
-    Ref,
-    Resource,
-    StageAttributes,
-    StageRelationships,
-    validate,
+from poller.models import HIRED, Application, Comment, HiredStages, Job, Listing, RefusedFilter
+from poller.pinpoint_parse import (
+    API,
+    ENDPOINT_APPLICATION,
+    ENDPOINT_APPLICATIONS,
+    ENDPOINT_COMMENT,
+    ENDPOINT_COMMENTS,
+    ENDPOINT_JOBS,
+    parse_application,
+    parse_comment,
+    parse_comments_page,
+    parse_jobs_page,
+    parse_listing_page,
 )
 
 log = structlog.get_logger("poller.pinpoint")
 
-# Recorded as the comment id when Pinpoint accepted a comment (2xx) but its answer was unreadable.
+# Recorded as the comment id when Pinpoint accepted a comment (2xx) but its answer was
+# unreadable and the comment could not be found in the application's comments either.
 UNKNOWN_COMMENT_ID = "posted (id unknown)"
 
-API = "pinpoint"
-ENDPOINT_JOBS = "GET /jobs"
-ENDPOINT_APPLICATIONS = "GET /applications"
-ENDPOINT_APPLICATION = "GET /applications/{id}"
-ENDPOINT_COMMENT = "POST /comments"
 # Applications of confidential jobs are left out unless asked for: always ask.
 JOB_VISIBILITY = "external,internal,private_job,confidential"
+APPLICATION_INCLUDE = "job,job.location,job.department,offers,stage"
 JSONAPI = "application/vnd.api+json"
-MAX_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
 # A server that ignores page[number] would otherwise be paged forever.
 MAX_PAGES = 10_000
+
+BASIC_TYPE_FILTER = "filter[stage_basic_type]"
+UPDATED_FILTER = "filter[updated_at][gt]"  # [gt] and [lt] are the documented operators
+VISIBILITY_FILTER = "filter[job_visibility]"
+SORT = "sort"
+# What a listing can do without, in the order tried when a 400 doesn't say what it refuses.
+OPTIONAL_PARAMETERS = (SORT, UPDATED_FILTER, BASIC_TYPE_FILTER)
+_MENTIONS = {
+    BASIC_TYPE_FILTER: "stage_basic_type",
+    UPDATED_FILTER: "updated_at",
+    VISIBILITY_FILTER: "job_visibility",
+    SORT: "sort",
+}
+
+# The key scope each endpoint needs (Pinpoint: Settings > API Keys), for 403 messages.
+SCOPES = {
+    ENDPOINT_JOBS: "Jobs: read, and Stages: read",
+    ENDPOINT_APPLICATIONS: "Applications: read",
+    ENDPOINT_APPLICATION: (
+        "Applications: read, and read of what it includes (Jobs, Locations, Departments, "
+        "Offers, Stages)"
+    ),
+    ENDPOINT_COMMENTS: "Comments: read",
+    ENDPOINT_COMMENT: "Applications: write (comments are written on applications)",
+}
 
 
 class _HasId(Protocol):
@@ -61,7 +82,6 @@ class _HasId(Protocol):
 
 
 T = TypeVar("T", bound=_HasId)
-M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass
@@ -69,123 +89,9 @@ class _Tally:
     requests: int = 0
 
 
-def parse_jobs_page(body: object) -> list[Job]:
-    """One page of GET /jobs?include=stages. A stage belongs to a job when the job lists
-    it under relationships.stages, or the stage names the job under relationships.job."""
-    page = validate(JobsPage, body, api=API, endpoint=ENDPOINT_JOBS)
-    stages: dict[str, Stage] = {}
-    stage_job: dict[str, str] = {}
-    for i, res in enumerate(page.included):
-        if res.type != "stages":
-            continue
-        where: tuple[Any, ...] = ("included", i)
-        attrs = validate(
-            StageAttributes,
-            res.attributes,
-            api=API,
-            endpoint=ENDPOINT_JOBS,
-            prefix=(*where, "attributes"),
-        )
-        rels = validate(
-            StageRelationships,
-            res.relationships,
-            api=API,
-            endpoint=ENDPOINT_JOBS,
-            prefix=(*where, "relationships"),
-        )
-        stages[res.id] = Stage(id=res.id, name=attrs.name)
-        if rels.job is not None and rels.job.data is not None:
-            stage_job[res.id] = rels.job.data.id
-    jobs: list[Job] = []
-    for job in page.data:
-        listed = job.relationships.stages.data if job.relationships.stages else None
-        ids = [ref.id for ref in listed or () if ref.type == "stages"]
-        ids += [sid for sid, jid in stage_job.items() if jid == job.id and sid not in ids]
-        # A stage referenced but not included still counts for matching by id.
-        own = tuple(stages.get(sid, Stage(id=sid, name="")) for sid in ids)
-        jobs.append(Job(id=job.id, title=job.attributes.title or "", stages=own))
-    return jobs
-
-
-def parse_listing_page(body: object) -> list[HireSummary]:
-    """One page of GET /applications."""
-    page = validate(ApplicationPage, body, api=API, endpoint=ENDPOINT_APPLICATIONS)
-    rows: list[HireSummary] = []
-    for row in page.data:
-        stage = row.relationships.stage.data if row.relationships.stage else None
-        job = row.relationships.job.data if row.relationships.job else None
-        rows.append(
-            HireSummary(
-                id=row.id,
-                updated_at=row.attributes.updated_at,
-                stage_id=stage.id if stage else None,
-                job_id=job.id if job else None,
-            )
-        )
-    return rows
-
-
-def _included(
-    index: dict[tuple[str, str], tuple[int, Resource]], kind: str, ref: Ref | None
-) -> tuple[tuple[Any, ...], Resource] | None:
-    """The included resource a relationship points to, with its path for error messages."""
-    found = index.get((kind, ref.id)) if ref is not None else None
-    return (("included", found[0]), found[1]) if found else None
-
-
-def _app_part(model: type[M], data: object, prefix: tuple[Any, ...] = ()) -> M:
-    return validate(model, data, api=API, endpoint=ENDPOINT_APPLICATION, prefix=prefix)
-
-
-def parse_application(body: object) -> Application:
-    """GET /applications/{id} with attachments, job (and its location) and offers."""
-    doc = _app_part(ApplicationDocument, body)
-    attrs = _app_part(ApplicationAttributes, doc.data.attributes, prefix=("data", "attributes"))
-    index = {(res.type, res.id): (i, res) for i, res in enumerate(doc.included)}
-    job_ref = doc.data.relationships.job.data if doc.data.relationships.job else None
-    job: JobAttributes | None = None
-    location: str | None = None
-    found_job = _included(index, "jobs", job_ref)
-    if found_job is not None:
-        path, res = found_job
-        job = _app_part(JobAttributes, res.attributes, prefix=(*path, "attributes"))
-        rels = _app_part(JobRelationships, res.relationships, prefix=(*path, "relationships"))
-        found_loc = _included(index, "locations", rels.location.data if rels.location else None)
-        if found_loc is not None:
-            path, res = found_loc
-            place = _app_part(LocationAttributes, res.attributes, prefix=(*path, "attributes"))
-            location = place.name
-    start = None
-    for i, res in enumerate(doc.included):
-        if res.type == "offers":
-            offer = _app_part(OfferAttributes, res.attributes, prefix=("included", i, "attributes"))
-            if offer.start_date is not None:
-                start = offer.start_date
-                break
-    attachments = tuple(
-        Attachment(context=a.context, filename=a.filename or "", url=a.url)
-        for a in attrs.attachments or ()
-        if a.context and a.url
-    )
-    return Application(
-        id=doc.data.id,
-        first_name=attrs.first_name,
-        last_name=attrs.last_name,
-        email=attrs.email,
-        phone=attrs.phone,
-        updated_at=attrs.updated_at,
-        job_id=job_ref.id if job_ref else None,
-        job_title=job.title if job else None,
-        department=job.department.name if job and job.department else None,
-        location=location,
-        offer_start_date=start,
-        attachments=attachments,
-        attributes={k: v for k, v in doc.data.attributes.items() if k != "attachments"},
-    )
-
-
-def parse_comment(body: object) -> str:
-    return validate(CreatedDocument, body, api=API, endpoint=ENDPOINT_COMMENT, status=201).data.id
+def mentions_employee(body_text: str, employee_id: str) -> bool:
+    """Whether a comment carries this HiBob employee id (a whole number, not a part of one)."""
+    return re.search(rf"(?<!\d){re.escape(employee_id)}(?!\d)", body_text) is not None
 
 
 class PinpointClient:
@@ -194,12 +100,27 @@ class PinpointClient:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
         self._http = http
         self._page_size = page_size
-        # Set False once Pinpoint rejects filter[updated_at], so later cycles skip the 400.
-        self._updated_filter_ok = True
 
     @classmethod
     def headers(cls, api_key: str) -> dict[str, str]:
         return {"X-API-KEY": api_key, "Accept": JSONAPI}
+
+    def _call(self, method: str, path: str, *, endpoint: str, **kw: Any) -> requests.Response:
+        """One request; a 403 is re-raised naming the scope this endpoint needs."""
+        try:
+            return self._http.request(method, path, endpoint=endpoint, **kw)
+        except AuthError as exc:
+            if exc.status != 403:
+                raise
+            error = AuthError(
+                f"{exc.message}; the API key needs {SCOPES[endpoint]} "
+                "(Pinpoint: Settings > API Keys)",
+                api=API,
+                endpoint=endpoint,
+                status=403,
+                key=exc.key,
+            )
+        raise error
 
     def _all_pages(
         self,
@@ -208,18 +129,21 @@ class PinpointClient:
         params: dict[str, str],
         parse: Callable[[object], list[T]],
         tally: _Tally,
+        *,
+        page_size: int | None = None,
     ) -> list[T]:
         """Every page, in order, until the first short one; rows deduplicated by id."""
+        size = page_size or self._page_size
         rows: dict[str, T] = {}
         for number in count(1):
             if number > MAX_PAGES:
                 raise InvalidResponse(f"more than {MAX_PAGES} pages", api=API, endpoint=endpoint)
             tally.requests += 1  # counted before the call: a refused request is one too
-            resp = self._http.request(
+            resp = self._call(
                 "GET",
                 path,
                 endpoint=endpoint,
-                params={**params, "page[number]": str(number), "page[size]": str(self._page_size)},
+                params={**params, "page[number]": str(number), "page[size]": str(size)},
             )
             page = parse(parse_json(resp, API, endpoint))
             fresh = [row for row in page if row.id not in rows]
@@ -232,87 +156,145 @@ class PinpointClient:
                 )
             for row in fresh:
                 rows[row.id] = row
-            if len(page) < self._page_size:
+            if len(page) < size:
                 break
         return list(rows.values())
 
-    def list_jobs(self) -> list[Job]:
+    # -- jobs ------------------------------------------------------------------------------
+
+    def list_jobs(self, *, stages: bool = True, page_size: int | None = None) -> list[Job]:
+        params = {"filter[visibility]": JOB_VISIBILITY}
+        if stages:
+            params["include"] = "stages"
         return self._all_pages(
-            "/jobs", ENDPOINT_JOBS, {"include": "stages"}, parse_jobs_page, _Tally()
+            "/jobs", ENDPOINT_JOBS, params, parse_jobs_page, _Tally(), page_size=page_size
         )
 
     def resolve_hired_stages(self, names: Sequence[str], ids: Sequence[str]) -> HiredStages:
-        """Stage ids whose name matches (trimmed, ignoring case) or whose id is listed.
+        """Stage ids whose name matches (trimmed, ignoring case) or whose id is listed; with
+        neither, the stages whose basic type is hired.
 
-        With ids only, /jobs is not called: explicit ids are the way around a tenant
-        where the jobs listing doesn't carry stages.
+        With ids only, /jobs is not called.
         """
         wanted = {n.strip().casefold() for n in names if n.strip()}
         explicit = {i for i in ids if i}
-        if not wanted:
+        if explicit and not wanted:
             return HiredStages(stage_ids=frozenset(explicit))
         found = set(explicit)
         without: list[Job] = []
         for job in self.list_jobs():
             hits = {
-                s.id for s in job.stages if s.name.strip().casefold() in wanted or s.id in explicit
+                s.id
+                for s in job.stages
+                if s.id in explicit
+                or (s.name.strip().casefold() in wanted if wanted else s.basic_type == HIRED)
             }
             found |= hits
             if not hits:
                 without.append(job)
         return HiredStages(stage_ids=frozenset(found), jobs_without_hired_stage=tuple(without))
 
-    def list_hired(self, stage_ids: Collection[str], updated_since: datetime | None) -> Listing:
-        """Applications in the hired stages, newest change first.
+    # -- hires -----------------------------------------------------------------------------
+
+    def list_hired(
+        self,
+        updated_since: datetime | None,
+        *,
+        refused: Collection[str] = (),
+        hired_stage_ids: Callable[[], frozenset[str]],
+    ) -> Listing:
+        """Applications in a hired stage (by basic type), newest change first.
+
+        ``refused``: parameters Pinpoint refused before, left out. A parameter refused now is
+        dropped and the listing asked again; the Listing reports it. Without the basic-type
+        filter, rows are kept by ``hired_stage_ids()`` (resolved from /jobs) instead.
 
         Newest first because page-number paging shifts rows when data changes mid-listing:
         a fresh update moves a row to the front, so later pages repeat a row (deduplicated)
         rather than skip one.
         """
         tally = _Tally()
-        if not stage_ids:  # an empty filter[stage_id] could mean "every application"
-            return Listing(hires=(), used_updated_filter=updated_since is not None, requests=0)
         params = {
-            "filter[stage_id]": ",".join(sorted(stage_ids)),
-            "filter[job_visibility]": JOB_VISIBILITY,
-            "sort": "-updated_at",
+            BASIC_TYPE_FILTER: HIRED,
+            VISIBILITY_FILTER: JOB_VISIBILITY,
+            SORT: "-updated_at",
         }
-        if updated_since is not None and self._updated_filter_ok:
+        if updated_since is not None:
             since = updated_since if updated_since.tzinfo else updated_since.replace(tzinfo=UTC)
-            filtered = {**params, "filter[updated_at][gte]": since.isoformat()}
+            params[UPDATED_FILTER] = since.isoformat()
+        for name in refused:
+            params.pop(name, None)
+        newly: list[RefusedFilter] = []
+        while True:
             try:
                 rows = self._all_pages(
-                    "/applications", ENDPOINT_APPLICATIONS, filtered, parse_listing_page, tally
+                    "/applications", ENDPOINT_APPLICATIONS, params, parse_listing_page, tally
                 )
-                return Listing(hires=tuple(rows), used_updated_filter=True, requests=tally.requests)
+                break
             except PermanentError as exc:
                 if exc.status != 400:
                     raise
-                self._updated_filter_ok = False
+                blamed = _blamed_parameter(exc, params)
+                if blamed is None:
+                    raise
+                params.pop(blamed)
+                newly.append(RefusedFilter(blamed, exc.message))
                 log.warning(
-                    "pinpoint.updated_filter_rejected",
+                    "pinpoint.filter_refused",
+                    parameter=blamed,
                     error=exc.message,
-                    action="listing every hire from now on, deduplicated locally",
+                    action="listing again without it, and remembering that",
                 )
-        if updated_since is not None:
+        if BASIC_TYPE_FILTER not in params:
+            hired = hired_stage_ids()
+            rows = [r for r in rows if r.stage_id in hired]
+        used_updated = UPDATED_FILTER in params
+        if updated_since is not None and not used_updated:
             metrics.discovery_fallback_total.inc()
-        rows = self._all_pages(
-            "/applications", ENDPOINT_APPLICATIONS, params, parse_listing_page, tally
-        )
-        return Listing(hires=tuple(rows), used_updated_filter=False, requests=tally.requests)
+        return Listing(tuple(rows), used_updated, tally.requests, tuple(newly))
+
+    def sample_application_ids(self, include: str | None = None) -> list[str]:
+        """One application's id (a single request of one row), e.g. to prove a key's read
+        scope; ``include`` proves the scope of what it includes too."""
+        params = {VISIBILITY_FILTER: JOB_VISIBILITY, "page[size]": "1", "page[number]": "1"}
+        if include:
+            params["include"] = include
+        resp = self._call("GET", "/applications", endpoint=ENDPOINT_APPLICATIONS, params=params)
+        return [row.id for row in parse_listing_page(parse_json(resp, API, ENDPOINT_APPLICATIONS))]
 
     def get_application(self, app_id: str) -> Application:
-        resp = self._http.request(
+        resp = self._call(
             "GET",
             f"/applications/{quote(app_id, safe='')}",
             endpoint=ENDPOINT_APPLICATION,
-            params={"extra_fields[applications]": "attachments", "include": "job,offers"},
+            params={
+                "extra_fields[applications]": "attachments",
+                "include": APPLICATION_INCLUDE,
+                # Without it, an application of a confidential job answers 404.
+                VISIBILITY_FILTER: JOB_VISIBILITY,
+            },
         )
         return parse_application(parse_json(resp, API, ENDPOINT_APPLICATION))
 
+    # -- comments --------------------------------------------------------------------------
+
+    def list_comments(self, app_id: str) -> list[Comment]:
+        params = {"filter[commentable_type]": "Application", "filter[commentable_id]": app_id}
+        return self._all_pages(
+            "/comments", ENDPOINT_COMMENTS, params, parse_comments_page, _Tally()
+        )
+
+    def find_comment(self, app_id: str, employee_id: str) -> str | None:
+        """The id of a comment on the application that carries this employee id, if any."""
+        for comment in self.list_comments(app_id):
+            if mentions_employee(comment.body_text, employee_id):
+                return comment.id
+        return None
+
     def post_comment(self, app_id: str, body_text: str) -> str:
         """Post a comment; returns its id. Not retried once it may have arrived: every
-        comment notifies the hiring team, and Pinpoint can't list them to check."""
+        comment notifies the hiring team. The caller lists comments after an uncertain
+        attempt instead (``find_comment``)."""
         payload = {
             "data": {
                 "type": "comments",
@@ -321,7 +303,7 @@ class PinpointClient:
             }
         }
         try:
-            resp = self._http.request(
+            resp = self._call(
                 "POST",
                 "/comments",
                 endpoint=ENDPOINT_COMMENT,
@@ -333,7 +315,30 @@ class PinpointClient:
         except InvalidResponse as exc:
             if exc.status is None or not 200 <= exc.status < 300:
                 raise
-            # A 2xx means Pinpoint took the comment, even if its answer is unreadable (too
-            # large, not JSON): posting again would notify the hiring team twice.
-            log.warning("pinpoint.comment_answer_unreadable", status=exc.status)
-            return UNKNOWN_COMMENT_ID
+        # A 2xx means Pinpoint took the comment, even if its answer is unreadable (too large,
+        # not JSON): posting again would notify the hiring team twice. Look up its id.
+        log.warning("pinpoint.comment_answer_unreadable")
+        posted = [c.id for c in self.list_comments(app_id) if c.body_text == body_text]
+        return posted[-1] if posted else UNKNOWN_COMMENT_ID
+
+
+def _blamed_parameter(exc: PermanentError, params: dict[str, str]) -> str | None:
+    """The parameter a 400 refused: the one it names (source.parameter, else its text), or,
+    when it names none, the next optional one to try without. A refusal of the visibility
+    filter is not survivable (confidential hires would be lost), so it is raised."""
+    named = exc.parameter if exc.parameter in params else None
+    if named is None:
+        text = exc.message.casefold()
+        named = next((p for p, word in _MENTIONS.items() if p in params and word in text), None)
+    if named == VISIBILITY_FILTER:
+        raise PermanentError(
+            f"Pinpoint refused {VISIBILITY_FILTER} ({exc.message}); without it hires at "
+            "confidential jobs can't be listed, so the listing stops here",
+            api=API,
+            endpoint=ENDPOINT_APPLICATIONS,
+            status=exc.status,
+            key=exc.key,
+        ) from None
+    if named is not None:
+        return named
+    return next((p for p in OPTIONAL_PARAMETERS if p in params), None)

@@ -42,11 +42,6 @@ def _assume_utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _department(value: object) -> object:
-    # The contract says {"name": ...}; a bare string is accepted as the name.
-    return {"name": value} if isinstance(value, str) else value
-
-
 # Upstream ids are short digit strings; the bound keeps a hostile body out of the ledger.
 Id = Annotated[
     Annotated[str, StringConstraints(strict=True, min_length=1, max_length=200)],
@@ -85,6 +80,10 @@ class Resource(Wire):
 
 class RowAttributes(Wire):
     updated_at: Timestamp
+    # Listings carry the ids as attributes too; relationships hold data only when included.
+    stage_id: Id | None = None
+    job_id: Id | None = None
+    hired_at: Timestamp | None = None
 
 
 class RowRelationships(Wire):
@@ -122,15 +121,13 @@ class ApplicationPage(Wire):
 class JobRelationships(Wire):
     stages: ToMany | None = None
     location: ToOne | None = None
-
-
-class Department(Wire):
-    name: str | None = None
+    department: ToOne | None = None
 
 
 class JobAttributes(Wire):
+    """Jobs have no department or location attribute: both are relationships."""
+
     title: str | None = None
-    department: Annotated[Department | None, BeforeValidator(_department)] = None
 
 
 class JobResource(Wire):
@@ -146,6 +143,7 @@ class JobsPage(Wire):
 
 class StageAttributes(Wire):
     name: str
+    basic_type: str | None = None
 
 
 class StageRelationships(Wire):
@@ -167,12 +165,17 @@ class ApplicationAttributes(Wire):
     email: str | None = None
     phone: str | None = None
     updated_at: Timestamp | None = None
+    hired_at: Timestamp | None = None
+    start_on: date | None = None
+    stage_id: Id | None = None
+    job_id: Id | None = None
     attachments: list[AttachmentWire] | None = None
 
 
 class ApplicationRelationships(Wire):
     job: ToOne | None = None
     stage: ToOne | None = None
+    offers: ToMany | None = None
 
 
 class ApplicationResource(Wire):
@@ -186,12 +189,28 @@ class ApplicationDocument(Wire):
     included: list[Resource] = []
 
 
-class LocationAttributes(Wire):
+class NamedAttributes(Wire):
+    """A location or a department: only the name is used."""
+
     name: str | None = None
 
 
 class OfferAttributes(Wire):
-    start_date: date | None = None
+    start_on: date | None = None
+    status: str | None = None
+
+
+class CommentAttributes(Wire):
+    body_text: str | None = None
+
+
+class CommentResource(Wire):
+    id: Id
+    attributes: CommentAttributes = CommentAttributes()
+
+
+class CommentsPage(Wire):
+    data: list[CommentResource]
 
 
 class CreatedResource(Wire):
@@ -253,8 +272,16 @@ class ListItem(Wire):
     children: list[ListItem] = []
 
 
+def _item_or_name(value: object) -> object:
+    # Tolerated: a list of bare names under "values".
+    return {"name": value} if isinstance(value, str) else value
+
+
 class NamedList(Wire):
-    items: list[ListItem]
+    """The reference documents ``items``; the live answer repeats them under ``values``."""
+
+    items: list[ListItem] | None = None
+    values: list[Annotated[ListItem, BeforeValidator(_item_or_name)]] | None = None
 
 
 # --- validation with errors that name the field --------------------------------------

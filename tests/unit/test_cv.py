@@ -44,7 +44,7 @@ def application(first: str | None = "Brian", last: str | None = "Farrell") -> Ap
     return Application(
         id="8863902", first_name=first, last_name=last, email=None, phone=None,
         updated_at=None, job_id=None, job_title=None, department=None, location=None,
-        offer_start_date=None,
+        offer_start_on=None,
     )
 
 

@@ -1,12 +1,21 @@
-"""The listing plan and watermark arithmetic: pure, no I/O."""
+"""The listing plan, watermark and refused-filter arithmetic: pure, no I/O."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from poller.discovery import next_watermark, plan_listing
+from poller.discovery import (
+    REFUSAL_MEMORY,
+    narrow,
+    next_watermark,
+    plan_listing,
+    remembered_refusals,
+    with_refusals,
+)
+from poller.models import HireSummary, RefusedFilter
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 WM = NOW - timedelta(minutes=5)
@@ -86,3 +95,29 @@ def test_watermark_never_moves_back_nor_past_the_listing_start() -> None:
     assert next_watermark(None, NOW) == NOW
     assert next_watermark(NOW - timedelta(hours=1), NOW) == NOW
     assert next_watermark(NOW + timedelta(hours=1), NOW) == NOW + timedelta(hours=1)
+
+
+# --- refused filters, remembered between runs --------------------------------------------
+
+def test_refusals_are_remembered_for_a_day_then_tried_again() -> None:
+    stored = with_refusals({}, (RefusedFilter("filter[updated_at][gt]", "Unknown filter"),), NOW)
+    raw = json.dumps(stored)
+    assert set(remembered_refusals(raw, NOW + REFUSAL_MEMORY - timedelta(seconds=1))) == {
+        "filter[updated_at][gt]"
+    }
+    assert remembered_refusals(raw, NOW + REFUSAL_MEMORY) == {}
+    assert stored["filter[updated_at][gt]"]["reason"] == "Unknown filter"
+
+
+@pytest.mark.parametrize("raw", [None, "", "not json", "[1]", '{"x": {"at": "soon"}}', '{"x": 1}'])
+def test_unreadable_refusal_records_are_ignored(raw: str | None) -> None:
+    assert remembered_refusals(raw, NOW) == {}
+
+
+def test_narrowing_keeps_configured_stages_and_rows_without_a_stage() -> None:
+    rows = (
+        HireSummary("1", NOW, stage_id="302"),
+        HireSummary("2", NOW, stage_id="401"),
+        HireSummary("3", NOW, stage_id=None),
+    )
+    assert [h.id for h in narrow(rows, frozenset({"302"}))] == ["1", "3"]

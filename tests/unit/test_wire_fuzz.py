@@ -270,7 +270,7 @@ def test_document_name_is_always_a_safe_bounded_name(
 ) -> None:
     app = Application(id="1", first_name=first, last_name=last, email=None, phone=None,
                       updated_at=None, job_id=None, job_title=None, department=None,
-                      location=None, offer_start_date=None)
+                      location=None, offer_start_on=None)
     name = document_name(app, Attachment(context="cv", filename=filename, url="https://x"),
                          max_len=max_len)
     assert name.startswith("CV - ") and len(name) <= max_len
