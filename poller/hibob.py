@@ -6,14 +6,19 @@ they can be tested, and fuzzed, without HTTP.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 from urllib.parse import quote
 
-from poller.errors import InvalidResponse
+import requests
+import structlog
+
+from poller.errors import InvalidResponse, RetryableError
 from poller.http import HttpClient, StreamedBody, parse_json
 from poller.models import Document
 from poller.wire import DocumentsAnswer, IdAnswer, ListItem, NamedList, SearchAnswer, validate
+
+log = structlog.get_logger("poller.hibob")
 
 API = "hibob"
 ENDPOINT_CREATE = "POST /people"
@@ -84,10 +89,16 @@ def parse_documents(body: object) -> list[Document]:
 
 def parse_named_list(body: object) -> list[str]:
     """Names of the non-archived items, children flattened depth-first, without repeats.
-    An archived item hides its children too."""
+    An archived item hides its children too. Items are read from ``items`` (the reference),
+    else from ``values`` (the live answer repeats them there)."""
     answer = validate(NamedList, body, api=API, endpoint=ENDPOINT_NAMED_LIST)
+    items = answer.items if answer.items is not None else answer.values
+    if items is None:
+        raise InvalidResponse(
+            "neither items nor values", api=API, endpoint=ENDPOINT_NAMED_LIST, status=200
+        )
     names: dict[str, None] = {}
-    todo: list[ListItem] = list(reversed(answer.items))
+    todo: list[ListItem] = list(reversed(items))
     while todo:  # iterative: a deep tree must not hit the recursion limit
         item = todo.pop()
         if item.archived:
@@ -133,21 +144,43 @@ class HibobClient:
                                   endpoint=ENDPOINT_DOCS_LIST)
         return parse_documents(parse_json(resp, API, ENDPOINT_DOCS_LIST))
 
+    def _uploaded(
+        self, employee_id: str, name: str, endpoint: str, send: Callable[[], requests.Response]
+    ) -> str | None:
+        """Send an upload; the new document's id, or None when HiBob took it but its id is
+        unknown. The upload answer's body is not documented: a 2xx with no body or no id is
+        success, and the document is then found by the exact name that was sent, once."""
+        try:
+            return parse_id(parse_json(send(), API, endpoint), endpoint)
+        except InvalidResponse as exc:
+            if exc.status is None or not 200 <= exc.status < 300:
+                raise
+            why, status = exc.message, exc.status
+        for doc in reversed(self.list_documents(employee_id)):
+            if doc.name == name:
+                log.info("hibob.document_found_by_name", endpoint=endpoint, answer=why)
+                return doc.id
+        # Not there: the 2xx was not an upload (a proxy's page?). Nothing to duplicate, so
+        # the row retries, and lists the documents again before any new upload.
+        raise RetryableError(
+            f"HiBob answered 2xx ({why}) but no document named {name!r} is listed",
+            api=API, endpoint=endpoint, status=status,
+        )
+
     def upload_document_url(
         self, employee_id: str, name: str, url: str, tags: Sequence[str]
-    ) -> str:
+    ) -> str | None:
         """HiBob fetches ``url`` itself. Not retried once it may have arrived: a second
         upload makes a second document."""
-        resp = self._http.request(
+        return self._uploaded(employee_id, name, ENDPOINT_DOCS_URL, lambda: self._http.request(
             "POST", f"/docs/people/{quote(employee_id, safe='')}/{self._folder}",
             endpoint=ENDPOINT_DOCS_URL, idempotent=False,
             json={"documentName": name, "documentUrl": url, "tags": list(tags)},
-        )
-        return parse_id(parse_json(resp, API, ENDPOINT_DOCS_URL), ENDPOINT_DOCS_URL)
+        ))
 
     def upload_document_file(
         self, employee_id: str, name: str, file: IO[bytes], content_type: str
-    ) -> str:
+    ) -> str | None:
         """Upload a seekable binary file as the part "file" of a multipart body, streamed
         from the file as it is sent (with a Content-Length), never held whole in memory."""
 
@@ -159,14 +192,13 @@ class HibobClient:
             encoder: StreamedBody = MultipartEncoder(fields={"file": (name, file, content_type)})
             return encoder
 
-        resp = self._http.request(
+        return self._uploaded(employee_id, name, ENDPOINT_DOCS_UPLOAD, lambda: self._http.request(
             "POST",
             f"/docs/people/{quote(employee_id, safe='')}/{self._folder}/upload",
             endpoint=ENDPOINT_DOCS_UPLOAD,
             idempotent=False,
             data=body,
-        )
-        return parse_id(parse_json(resp, API, ENDPOINT_DOCS_UPLOAD), ENDPOINT_DOCS_UPLOAD)
+        ))
 
     def named_list(self, name: str) -> list[str]:
         resp = self._http.request("GET", f"/company/named-lists/{quote(name, safe='')}",

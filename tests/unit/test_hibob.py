@@ -209,6 +209,56 @@ def test_upload_document_url(mocked: responses.RequestsMock) -> None:
         "documentName": "CV - Brian Farrell.pdf", "documentUrl": SIGNED, "tags": ["CV"]}
 
 
+def test_upload_document_url_answer_with_a_string_id(mocked: responses.RequestsMock) -> None:
+    # hibob.md's recorded answer: the id is a string there.
+    mocked.post(f"{BASE}/docs/people/3397352260643062621/shared", json={
+        "id": "15587714", "employeeId": "3397352260643062621", "name": "cv_pdf",
+        "documentName": "cv_pdf", "status": "Created", "tags": [], "folderId": 1047097,
+        "mimeType": "application/pdf"})
+    assert make_client().upload_document_url("3397352260643062621", "cv_pdf", SIGNED, []) == (
+        "15587714")
+
+
+LISTED = {"documents": [{"doc": {"id": "11", "name": "Contract.pdf"}},
+                        {"doc": {"id": "12", "name": "CV - B F.pdf", "tags": ["CV"]}}]}
+
+
+@pytest.mark.parametrize(
+    "answer", [{"body": b""}, {"json": {}}, {"json": {"status": "Created"}}],
+    ids=["empty", "empty object", "no id"],
+)
+def test_upload_file_answer_without_an_id_finds_the_document_by_name(
+    mocked: responses.RequestsMock, answer: dict[str, object]
+) -> None:
+    """The upload answer's body is undocumented: a 200 without an id is success."""
+    mocked.post(f"{BASE}/docs/people/42/shared/upload", status=200, **answer)  # type: ignore[arg-type]
+    mocked.get(f"{BASE}/docs/people/42", json=LISTED)
+    doc_id = make_client().upload_document_file(
+        "42", "CV - B F.pdf", io.BytesIO(b"%PDF-1.4"), "application/pdf")
+    assert doc_id == "12"
+    assert len(mocked.calls) == 2  # one upload, one listing: never a second upload
+
+
+def test_upload_answer_without_an_id_and_a_listing_without_ids(
+    mocked: responses.RequestsMock,
+) -> None:
+    mocked.post(f"{BASE}/docs/people/42/shared", body=b"")
+    mocked.get(f"{BASE}/docs/people/42", json={"documents": [
+        {"documentName": "CV - B F.pdf", "downloadLink": "https://x/y"}]})
+    assert make_client().upload_document_url("42", "CV - B F.pdf", SIGNED, []) is None
+
+
+def test_upload_2xx_without_the_document_listed_is_retryable(
+    mocked: responses.RequestsMock,
+) -> None:
+    """A 2xx that stored nothing (an SSO page, say): the row retries, and lists first."""
+    mocked.post(f"{BASE}/docs/people/42/shared/upload", body=b"<html>sign in</html>",
+                content_type="text/html")
+    mocked.get(f"{BASE}/docs/people/42", json={"documents": []})
+    with pytest.raises(RetryableError, match=r"no document named 'CV\.pdf' is listed"):
+        make_client().upload_document_file("42", "CV.pdf", io.BytesIO(b"%PDF"), "application/pdf")
+
+
 def test_upload_document_url_not_retried_and_link_not_echoed(
     mocked: responses.RequestsMock,
 ) -> None:
@@ -315,6 +365,19 @@ def test_named_list_flattens_and_skips_archived(mocked: responses.RequestsMock) 
         {"id": "7", "name": "London"},
     ]})
     assert make_client().named_list("site") == ["London", "London - Soho", "New York"]
+
+
+@pytest.mark.parametrize("keys", [("items",), ("values",), ("items", "values")])
+def test_named_list_reads_items_else_values(keys: tuple[str, ...]) -> None:
+    """The reference documents `items`; the live answer repeats them under `values`."""
+    items = [{"id": 208751, "value": "London", "name": "London", "archived": False,
+              "children": []}]
+    assert parse_named_list({"name": "site", **dict.fromkeys(keys, items)}) == ["London"]
+
+
+def test_named_list_with_neither_key_is_invalid() -> None:
+    with pytest.raises(InvalidResponse, match="neither items nor values"):
+        parse_named_list({"name": "site"})
 
 
 def test_named_list_quotes_its_name(mocked: responses.RequestsMock) -> None:
