@@ -115,19 +115,14 @@ class _Section(BaseModel):
 
 class PinpointSettings(_Section):
     base_url: BaseURL = "https://developers-test.pinpointhq.com/api/v1"
-    hired_stage_names: tuple[NonEmptyStr, ...] = ("Hired",)
-    hired_stage_ids: tuple[NonEmptyStr, ...] = Field(default=(), validate_default=True)
+    # Hires are listed by their stage's basic type (hired), whatever the stage is called.
+    # Names or ids, when set, narrow that to these stages only.
+    hired_stage_names: tuple[NonEmptyStr, ...] = ()
+    hired_stage_ids: tuple[NonEmptyStr, ...] = ()
     requests_per_second: float = Field(default=2.0, gt=0)
-    page_size: int = Field(default=100, ge=1, le=100)
+    page_size: int = Field(default=500, ge=1, le=1000)
     use_updated_filter: bool = True
     stage_cache_cycles: int = Field(default=12, ge=1)
-
-    @field_validator("hired_stage_ids")
-    @classmethod
-    def _some_stage(cls, ids: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
-        if not ids and info.data.get("hired_stage_names") == ():
-            raise ValueError("set hired_stage_names or hired_stage_ids (both are empty)")
-        return ids
 
 
 class HiBobSettings(_Section):
@@ -140,6 +135,8 @@ class HiBobSettings(_Section):
     document_tags: tuple[NonEmptyStr, ...] = ("CV",)
     lookup_wait_seconds: float = Field(default=25, ge=0)
     lookup_interval_seconds: float = Field(default=2, gt=0)
+    # How long the site, department and title lists are trusted before being read again.
+    list_cache_seconds: float = Field(default=900, ge=0)
 
 
 class HTTPSettings(_Section):
@@ -248,6 +245,10 @@ class MappingSettings(_Section):
     default_site: str | None = None
     department_map: dict[str, NonEmptyStr] = {}
     title_map: dict[str, NonEmptyStr] = {}
+    # A (mapped) value that HiBob's list lacks: "omit" sends the employee without it and
+    # says so in the row; "fail" fails the row for a person to map it.
+    on_unknown_title: Literal["omit", "fail"] = "omit"
+    on_unknown_department: Literal["omit", "fail"] = "fail"
     default_start_offset_days: int = Field(default=14, ge=0, le=365)
     email_field: Literal["work", "personal"] = "work"
     work_email_template: str = Field(default="", validate_default=True)

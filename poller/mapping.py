@@ -4,6 +4,14 @@ No I/O and no clock: ``today`` and HiBob's company lists are passed in, so every
 table test. A hire that can't be mapped raises ``MappingError(field, message, fix)``, whose
 fix names the Pinpoint field or config key to change; the row then fails with that text.
 
+- site: the job's location through ``site_map`` (else ``default_site``), matched to HiBob's
+  site list without regard to case, as HiBob does, and sent as the list spells it;
+- department and title: through their maps, then checked against HiBob's lists (list
+  fields: a value that is not an item is refused). One that is not there is left out and
+  said in the row, or fails the row, per ``on_unknown_department`` / ``on_unknown_title``;
+- start date: the accepted offer's ``start_on``, else the application's, else today plus
+  ``default_start_offset_days``; the payload says which (``start_source``).
+
 Values are NFC-normalised, stripped of control and bidi-override characters, whitespace is
 collapsed, and lengths are bounded; emails are trimmed, lower-cased and checked.
 """
@@ -21,6 +29,11 @@ from typing import TYPE_CHECKING, Any
 from poller.errors import MappingError
 from poller.models import Application, EmployeePayload
 
+# Where work.startDate came from, as the row records it.
+START_FROM_OFFER = "offer"
+START_FROM_APPLICATION = "application"
+START_FROM_DEFAULT = "default"
+
 if TYPE_CHECKING:
     from poller.config import MappingSettings
 
@@ -30,6 +43,8 @@ __all__ = [
     "clean",
     "closest",
     "comment_text",
+    "find_in_list",
+    "lookup",
     "reserved_path_conflict",
     "template_names",
     "work_email",
@@ -69,11 +84,6 @@ _FOLD = str.maketrans(
         "þ": "th",
         "\u0131": "i",
     }
-)
-_HIBOB_LIST_FIELDS = (
-    ("work.site", "site"),
-    ("work.department", "department"),
-    ("work.title", "title"),
 )
 _LIST_FIX = {
     "site": "map it in mapping.site_map (or mapping.default_site), or add it to HiBob's site list",
@@ -208,7 +218,7 @@ def comment_text(employee_id: str, link: str, first: str | None, last: str | Non
     return clean(text, MAX_COMMENT)
 
 
-def _lookup(table: Mapping[str, str], key: str) -> str | None:
+def lookup(table: Mapping[str, str], key: str) -> str | None:
     """Exact key first, then case-insensitively (Pinpoint's casing drifts)."""
     if key in table:
         return table[key]
@@ -243,10 +253,24 @@ def _candidate_email(app: Application) -> str:
     return email
 
 
-def _site(app: Application, cfg: MappingSettings) -> str:
+def find_in_list(value: str, items: Collection[str]) -> str | None:
+    """The item of a HiBob list that ``value`` names: exactly, else ignoring case."""
+    if value in items:
+        return value
+    folded = value.casefold()
+    return next((item for item in items if item.casefold() == folded), None)
+
+
+def _not_in_list(app: Application, list_name: str, value: str, items: Collection[str]) -> str:
+    near = closest(value, items)
+    hint = f"; closest: {', '.join(repr(n) for n in near)}" if near else ""
+    return f"application {app.id}: {value!r} is not in HiBob's {list_name} list{hint}"
+
+
+def _site(app: Application, cfg: MappingSettings, sites: Collection[str] | None) -> str:
     location = clean(app.location or "")
-    site = _lookup(cfg.site_map, location) if location else None
-    site = site or cfg.default_site
+    site = lookup(cfg.site_map, location) if location else None
+    site = clean(site or cfg.default_site or "")
     if not site:
         where = f"location {location!r}" if location else "no job location"
         raise MappingError(
@@ -254,7 +278,46 @@ def _site(app: Application, cfg: MappingSettings) -> str:
             f"application {app.id} has {where}, which has no site",
             "add it to mapping.site_map or set mapping.default_site",
         )
-    return clean(site)
+    if sites is None:
+        return site
+    found = find_in_list(site, sites)
+    if found is None:  # required: it can't be left out
+        raise MappingError(
+            "work.site", _not_in_list(app, "site", site, sites), _LIST_FIX["site"]
+        )
+    return found
+
+
+def _listed(
+    app: Application,
+    list_name: str,
+    value: str,
+    *,
+    items: Collection[str] | None,
+    policy: str,
+    notes: list[str],
+) -> str | None:
+    """``value`` as HiBob's list spells it; None when it isn't there and ``policy`` is
+    "omit" (said in ``notes``); MappingError when it is "fail"."""
+    if items is None:  # the list couldn't be read: send it, and let HiBob judge
+        return value
+    found = find_in_list(value, items)
+    if found is not None:
+        return found
+    path, fix = f"work.{list_name}", _LIST_FIX[list_name]
+    if policy == "fail":
+        raise MappingError(path, _not_in_list(app, list_name, value, items), fix)
+    notes.append(f"{path} {value!r} left out: not in HiBob's {list_name} list ({fix})")
+    return None
+
+
+def start_date(app: Application, cfg: MappingSettings, today: date) -> tuple[date, str]:
+    """The employee's start date and where it came from."""
+    if app.offer_start_on is not None:
+        return app.offer_start_on, START_FROM_OFFER
+    if app.start_on is not None:
+        return app.start_on, START_FROM_APPLICATION
+    return today + timedelta(days=cfg.default_start_offset_days), START_FROM_DEFAULT
 
 
 def _template_values(app: Application, first: str, last: str, email: str) -> dict[str, str | None]:
@@ -296,23 +359,6 @@ def _set_path(body: dict[str, Any], path: str) -> tuple[dict[str, Any], str]:
     return node, leaf
 
 
-def _check_lists(
-    app: Application, work: Mapping[str, Any], lists: Mapping[str, Collection[str]]
-) -> None:
-    for path, list_name in _HIBOB_LIST_FIELDS:
-        value = work.get(path.split(".")[1])
-        items = lists.get(list_name)
-        if value is None or items is None or value in items:
-            continue
-        near = closest(value, items)
-        hint = f"; closest: {', '.join(repr(n) for n in near)}" if near else ""
-        raise MappingError(
-            path,
-            f"application {app.id}: {value!r} is not in HiBob's {list_name} list{hint}",
-            _LIST_FIX[list_name],
-        )
-
-
 def build_employee(
     app: Application,
     cfg: MappingSettings,
@@ -320,22 +366,37 @@ def build_employee(
     today: date,
     hibob_lists: Mapping[str, Collection[str]] | None = None,
 ) -> EmployeePayload:
-    """Map one application to a HiBob create-employee payload; MappingError if it can't be."""
+    """Map one application to a HiBob create-employee payload; MappingError if it can't be.
+
+    ``hibob_lists``: HiBob's named lists by name ("site", "department", "title"); a list
+    that is absent isn't checked."""
+    lists = hibob_lists or {}
     first = _name(app, "first_name", "first name")
     last = _name(app, "last_name", "last name")
     candidate_email = _candidate_email(app)
+    notes: list[str] = []
 
-    work: dict[str, Any] = {"site": _site(app, cfg)}
+    work: dict[str, Any] = {"site": _site(app, cfg, lists.get("site"))}
     department = clean(app.department or "")
     if department:
-        work["department"] = clean(_lookup(cfg.department_map, department) or department)
+        mapped = clean(lookup(cfg.department_map, department) or department)
+        value = _listed(
+            app, "department", mapped, items=lists.get("department"),
+            policy=cfg.on_unknown_department, notes=notes,
+        )
+        if value is not None:
+            work["department"] = value
     title = clean(app.job_title or "")
     if title:
-        work["title"] = clean(_lookup(cfg.title_map, title) or title)
-    start = app.offer_start_date or today + timedelta(days=cfg.default_start_offset_days)
+        mapped = clean(lookup(cfg.title_map, title) or title)
+        value = _listed(
+            app, "title", mapped, items=lists.get("title"), policy=cfg.on_unknown_title,
+            notes=notes,
+        )
+        if value is not None:
+            work["title"] = value
+    start, start_source = start_date(app, cfg, today)
     work["startDate"] = start.isoformat()
-    if hibob_lists:
-        _check_lists(app, work, hibob_lists)
 
     body: dict[str, Any] = {"firstName": first, "surname": last, "work": work}
     if cfg.email_field == "personal":
@@ -352,4 +413,7 @@ def build_employee(
         value = clean(_render(template, values, path), MAX_EXTRA)
         node, leaf = _set_path(body, path)
         node[leaf] = value
-    return EmployeePayload(body=body, email=body["email"])
+    return EmployeePayload(
+        body=body, email=body["email"], start_date=start, start_source=start_source,
+        notes=tuple(notes),
+    )

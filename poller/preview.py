@@ -19,14 +19,27 @@ from poller.config import Settings
 from poller.cv import document_name, pick_cv
 from poller.discovery import Discovery
 from poller.errors import MappingError, PollerError, StoreError
+from poller.hibob_lists import HibobLists
 from poller.ledger import Ledger, Record, utcnow
 from poller.mapping import build_employee, comment_text
 from poller.pinpoint import PinpointClient
-from poller.wiring import build_ledger, build_pinpoint
+from poller.wiring import build_hibob, build_ledger, build_pinpoint
+
+
+def _lists(settings: Settings) -> HibobLists | None:
+    """HiBob's lists (read-only) when its token is set: the payload then shows what the
+    title and department checks would do. Without it, values are shown unchecked."""
+    if settings.hibob_base64_token is None:
+        return None
+    return HibobLists(build_hibob(settings), ttl_seconds=float("inf"))
 
 
 def _would_send(
-    pinpoint: PinpointClient, settings: Settings, app_id: str, rec: Record | None = None
+    pinpoint: PinpointClient,
+    settings: Settings,
+    app_id: str,
+    rec: Record | None = None,
+    lists: HibobLists | None = None,
 ) -> dict[str, Any]:
     """What processing ``app_id`` would send; ``rec`` is its row, resumed from its checkpoints."""
     app = pinpoint.get_application(app_id)
@@ -35,11 +48,19 @@ def _would_send(
     link = (rec.employee_link if rec else None) or "created"
     if employee_id is None:
         try:
-            payload = build_employee(app, settings.mapping, today=datetime.now().date())
+            payload = build_employee(
+                app,
+                settings.mapping,
+                today=datetime.now().date(),
+                hibob_lists=lists.get() if lists else None,
+            )
         except MappingError as exc:
             result["error"] = f"cannot map application {app_id}: {exc}"
             return result
         result["create_employee"] = payload.body
+        result["start_date_source"] = payload.start_source
+        if payload.notes:
+            result["notes"] = list(payload.notes)
     else:  # a resumed row: its employee exists, and no create is sent again
         result["employee"] = {"hibob_employee_id": employee_id, "employee_link": link}
     attachment = pick_cv(app.attachments)
@@ -71,10 +92,11 @@ def _readable_ledger(settings: Settings) -> Ledger | None:
 def dry_run(settings: Settings, *, backfill_since: datetime | None) -> int:
     pinpoint = build_pinpoint(settings)
     ledger = _readable_ledger(settings)
+    lists = _lists(settings)
     try:
         rows = _due_rows(settings, pinpoint, ledger, backfill_since)
         for app_id, rec in rows.items():
-            line = _would_send(pinpoint, settings, app_id, rec)
+            line = _would_send(pinpoint, settings, app_id, rec, lists)
             click.echo(json.dumps(line, ensure_ascii=False))
     except PollerError as exc:
         click.echo(f"poller: dry run failed: {exc}", err=True)
@@ -122,7 +144,7 @@ class _NoLedger:
 def preview_one(settings: Settings, app_id: str) -> int:
     pinpoint = build_pinpoint(settings)
     try:
-        result = _would_send(pinpoint, settings, app_id)
+        result = _would_send(pinpoint, settings, app_id, lists=_lists(settings))
     except PollerError as exc:
         click.echo(f"poller: preview of application {app_id} failed: {exc}", err=True)
         return 1

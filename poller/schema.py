@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -45,7 +46,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 # The newest migration in migrations/versions. tests/unit/test_ledger.py checks they agree.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 metadata = MetaData()
 
@@ -77,6 +78,11 @@ processed_applications = Table(
     Column("cv_started_at", UTCDateTime()),
     Column("comment_started_at", UTCDateTime()),
     Column("last_error_step", String(32)),
+    # What the mapping decided (migration 0003): work.startDate and where it came from
+    # ("offer", "application" or "default"), and what it left out or changed.
+    Column("start_date", Date),
+    Column("start_date_source", String(16)),
+    Column("mapping_notes", Text),
     CheckConstraint(
         "state IN ('pending','in_progress','done','failed','baseline')",
         name="ck_processed_applications_state",

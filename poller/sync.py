@@ -10,8 +10,9 @@ costs five commits, not eight.
   earlier create apart from a person who was already in HiBob;
 - CV: after an interrupted upload (``cv_started_at``) or when adopting an employee, the
   employee's documents are listed first and a CV with the same name counts as done;
-- comment: Pinpoint can't list comments, so a comment posted just before a crash is posted
-  again. ``comment_started_at`` records the intent; that window is one short commit wide.
+- comment: ``comment_started_at`` records the intent before the post. After an attempt whose
+  outcome is unknown (a crash before the checkpoint, a timeout, a lost answer), the
+  application's comments are listed first and one carrying this employee's id is adopted.
 
 No HTTP or SQL details here: the clients and the ledger translate theirs into poller.errors.
 """
@@ -46,6 +47,7 @@ from poller.errors import (
     UpstreamError,
 )
 from poller.hibob import HibobClient
+from poller.hibob_lists import HibobLists
 from poller.http import HttpClient
 from poller.ledger import LeaseLost, Ledger, Record, utcnow
 from poller.mapping import build_employee, clean, comment_text
@@ -67,6 +69,7 @@ class Services:
     pinpoint: PinpointClient
     hibob: HibobClient
     download_http: HttpClient
+    lists: HibobLists
     clock: Callable[[], datetime] = utcnow
     sleep: Callable[[float], None] = time.sleep
     rng: random.Random = field(default_factory=random.Random)
@@ -213,16 +216,23 @@ def _run_steps(row: _Row) -> str:
     if employee_id is None:
         app = _application(row)
         row.step = "map"
-        payload = build_employee(app, svc.settings.mapping, today=svc.clock().date())
+        payload = build_employee(
+            app, svc.settings.mapping, today=svc.clock().date(), hibob_lists=svc.lists.get()
+        )
+        notes = list(payload.notes)
         row.defer(  # committed with create_started, just before the create
             "map",
             "mapped",
+            "; ".join(notes) or None,
             candidate_name=_name(app),
             email=payload.email,
             pinpoint_updated_at=app.updated_at,
+            start_date=payload.start_date,
+            start_date_source=payload.start_source,
+            mapping_notes="; ".join(notes) or None,
         )
         row.step = "employee"
-        employee_id, link, fresh = _link_employee(row, payload.body, payload.email)
+        employee_id, link, fresh = _link_employee(row, payload.body, payload.email, notes)
         if link == "linked_existing" and svc.settings.hibob.on_existing_employee == "fail":
             return _fail(
                 row,
@@ -242,17 +252,9 @@ def _run_steps(row: _Row) -> str:
         row.defer("cv", cv_status, cv_error, cv_status=cv_status, cv_document_id=doc_id)
 
     row.step = "comment"
+    values: dict[str, Any] = {}
     if rec.pinpoint_comment_id is None:
-        if rec.comment_started_at is not None:
-            log.warning("comment.uncertain", application_id=row.id)
-        row.save("comment", "started", comment_started_at=svc.clock())
-        first, last = (row.app.first_name, row.app.last_name) if row.app else (None, None)
-        body = comment_text(employee_id, link or "created", first, last)
-        comment_id = svc.pinpoint.post_comment(row.id, body)
-        crashpoint("after:comment")
-        values: dict[str, Any] = {"pinpoint_comment_id": comment_id}
-    else:
-        values = {}
+        values["pinpoint_comment_id"] = _comment(row, employee_id, link or "created")
 
     if cv_status == "skipped":
         message = (
@@ -266,6 +268,24 @@ def _run_steps(row: _Row) -> str:
     row.end("done", "done", None, last_error=None, last_error_step=None, **values)
     metrics.hires_total.labels(outcome=link or "created").inc()  # once, at the hire's end
     return "done"
+
+
+def _comment(row: _Row, employee_id: str, link: str) -> str:
+    """Post the comment, once. After an attempt that may have posted it, look first."""
+    svc = row.svc
+    if row.rec.comment_started_at is not None:
+        row.flush()
+        found = svc.pinpoint.find_comment(row.id, employee_id)
+        crashpoint("after:comment_list")
+        if found is not None:
+            log.info("comment.adopted", application_id=row.id, comment_id=found)
+            row.defer("comment", "adopted", f"comment {found} was already posted")
+            return found
+    row.save("comment", "started", comment_started_at=svc.clock())
+    first, last = (row.app.first_name, row.app.last_name) if row.app else (None, None)
+    comment_id = svc.pinpoint.post_comment(row.id, comment_text(employee_id, link, first, last))
+    crashpoint("after:comment")
+    return comment_id
 
 
 def _application(row: _Row) -> Application:
@@ -283,7 +303,9 @@ def _name(app: Application) -> str | None:
     return name or None
 
 
-def _link_employee(row: _Row, body: dict[str, Any], email: str) -> tuple[str, str, bool]:
+def _link_employee(
+    row: _Row, body: dict[str, Any], email: str, notes: list[str]
+) -> tuple[str, str, bool]:
     """Create the employee, or find the one that already has this email.
 
     A 5xx or a timeout may hide a create that landed. It isn't retried in place: the error
@@ -295,7 +317,7 @@ def _link_employee(row: _Row, body: dict[str, Any], email: str) -> tuple[str, st
     ours_before = row.rec.create_started_at is not None
     row.save("employee", "create_started", create_started_at=svc.clock())
     try:
-        employee_id = svc.hibob.create_employee(body)
+        employee_id = _create(row, body, notes)
         crashpoint("after:create")
         return employee_id, "created", True
     except EmailAlreadyExists:
@@ -314,6 +336,35 @@ def _link_employee(row: _Row, body: dict[str, Any], email: str) -> tuple[str, st
                 endpoint="POST /people/search",
             ) from None
         return found, "created" if ours_before else "linked_existing", False
+
+
+def _create(row: _Row, body: dict[str, Any], notes: list[str]) -> str:
+    """POST /people. A 400 that names the title or department (a list HiBob changed since
+    it was read, or couldn't be read) is sent again without it, when the config says to
+    leave such values out. A 400 created nothing, so sending again is safe."""
+    svc, cfg = row.svc, row.svc.settings.mapping
+    try:
+        return svc.hibob.create_employee(body)
+    except EmailAlreadyExists:
+        raise
+    except PermanentError as exc:
+        if exc.status != 400:
+            raise
+        text = f"{exc.key or ''} {exc.message}".casefold()
+        work = dict(body.get("work") or {})
+        dropped = [
+            name
+            for name, policy in (("title", cfg.on_unknown_title),
+                                 ("department", cfg.on_unknown_department))
+            if policy == "omit" and name in work and name in text
+        ]
+        if not dropped:
+            raise
+        reason = exc.message
+    for name in dropped:
+        notes.append(f"work.{name} {work.pop(name)!r} left out: HiBob refused it ({reason})")
+    row.save("employee", "create_retry", "; ".join(notes), mapping_notes="; ".join(notes))
+    return svc.hibob.create_employee({**body, "work": work})
 
 
 def _find_by_email(row: _Row, email: str) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from poller.config import Settings
 from poller.errors import ConfigError
 from poller.hibob import HibobClient
+from poller.hibob_lists import HibobLists
 from poller.http import HttpClient, Pacer, make_session
 from poller.ledger import Ledger
 from poller.pinpoint import PinpointClient
@@ -79,10 +80,12 @@ def build_services(settings: Settings, ledger: Ledger | None = None) -> Services
     settings.require_secrets()
     # CV links are Pinpoint's own signed URLs: counted as Pinpoint traffic in the metrics.
     download = build_http(settings, "pinpoint", "", {}, {})
+    hibob = build_hibob(settings)
     return Services(
         settings=settings,
         ledger=ledger or build_ledger(settings),
         pinpoint=build_pinpoint(settings),
-        hibob=build_hibob(settings),
+        hibob=hibob,
         download_http=download,
+        lists=HibobLists(hibob, ttl_seconds=settings.hibob.list_cache_seconds),
     )

@@ -37,8 +37,10 @@ def problems_of(exc: pytest.ExceptionInfo[ConfigError]) -> list[str]:
 def test_defaults_without_a_file() -> None:
     s = load_settings(env={})
     assert s.config_path is None
-    assert s.pinpoint.hired_stage_names == ("Hired",)
-    assert s.pinpoint.page_size == 100
+    # Hires are found by their stage's basic type: names and ids only narrow.
+    assert s.pinpoint.hired_stage_names == () and s.pinpoint.hired_stage_ids == ()
+    assert s.pinpoint.page_size == 500
+    assert (s.mapping.on_unknown_title, s.mapping.on_unknown_department) == ("omit", "fail")
     assert s.hibob.on_existing_employee == "link"
     assert s.hibob.document_tags == ("CV",)
     assert s.worker.concurrency == 4
@@ -312,8 +314,8 @@ def test_backfill_since_toml_date_literal(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("section", "values", "problem"),
     [
-        ("pinpoint", {"page_size": 101}, "pinpoint.page_size: Input should be less than"),
-        ("pinpoint", {"hired_stage_names": []}, "pinpoint.hired_stage_ids: set hired_stage_names"),
+        ("pinpoint", {"page_size": 1001}, "pinpoint.page_size: Input should be less than"),
+        ("mapping", {"on_unknown_title": "skip"}, "mapping.on_unknown_title: Input should be"),
         ("pinpoint", {"hired_stage_names": [" "]}, "pinpoint.hired_stage_names.0: must not be"),
         ("schedule", {"interval_seconds": 4}, "schedule.interval_seconds: Input should be greater"),
         ("worker", {"retry_max_seconds": 1}, "worker.retry_max_seconds: must be at least"),

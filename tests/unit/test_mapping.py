@@ -28,7 +28,7 @@ def make_app(**kw: Any) -> Application:
         "job_title": "Backend Engineer",
         "department": "Product",
         "location": "London, United Kingdom",
-        "offer_start_date": date(2025, 4, 1),
+        "offer_start_on": date(2025, 4, 1),
         "attributes": {"source": "LinkedIn", "salary": 50000, "remote": True, "tags": ["a"]},
     }
     base.update(kw)
@@ -127,17 +127,22 @@ def test_invalid_email(email: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("offer", "offset", "expected"),
+    ("offer", "own", "offset", "expected", "source"),
     [
-        (date(2025, 4, 1), 14, "2025-04-01"),
-        (None, 14, "2025-03-24"),
-        (None, 0, "2025-03-10"),
-        (None, 365, "2026-03-10"),
+        (date(2025, 4, 1), date(2025, 5, 1), 14, "2025-04-01", "offer"),
+        (None, date(2025, 5, 1), 14, "2025-05-01", "application"),
+        (None, None, 14, "2025-03-24", "default"),
+        (None, None, 0, "2025-03-10", "default"),
+        (None, None, 365, "2026-03-10", "default"),
     ],
 )
-def test_start_date(offer: date | None, offset: int, expected: str) -> None:
+def test_start_date_from_the_accepted_offer_then_the_application_then_the_offset(
+    offer: date | None, own: date | None, offset: int, expected: str, source: str
+) -> None:
     cfg = make_cfg(default_start_offset_days=offset)
-    assert build(make_app(offer_start_date=offer), cfg).body["work"]["startDate"] == expected
+    payload = build(make_app(offer_start_on=offer, start_on=own), cfg)
+    assert payload.body["work"]["startDate"] == expected
+    assert (payload.start_date.isoformat(), payload.start_source) == (expected, source)
 
 
 @pytest.mark.parametrize(
@@ -361,20 +366,43 @@ def test_extra_field_values_are_cleaned() -> None:
 # ------------------------------------------------------------------------- HiBob lists
 
 
-LISTS = {"site": ["London", "New York", "Berlin"], "department": ["Engineering", "Sales"]}
+LISTS = {
+    "site": ["London", "New York", "Berlin"],
+    "department": ["Engineering", "Sales"],
+    "title": ["Software Engineer", "Account Executive"],
+}
 
 
 def test_hibob_lists_pass() -> None:
-    assert build(hibob_lists=LISTS).body["work"]["site"] == "London"
+    payload = build(hibob_lists=LISTS)
+    assert payload.body["work"] == {
+        "site": "London", "department": "Engineering", "title": "Software Engineer",
+        "startDate": "2025-04-01",
+    }
+    assert payload.notes == ()
+
+
+def test_sites_match_without_regard_to_case_and_are_sent_as_hibob_spells_them() -> None:
+    cfg = make_cfg(site_map={"London, United Kingdom": "LONDON"})
+    assert build(cfg=cfg, hibob_lists=LISTS).body["work"]["site"] == "London"
+
+
+def test_list_values_are_sent_as_the_list_spells_them() -> None:
+    cfg = make_cfg(department_map={"Product": "engineering"}, title_map={})
+    app = make_app(job_title="account executive")
+    work = build(app, cfg, hibob_lists=LISTS).body["work"]
+    assert (work["department"], work["title"]) == ("Engineering", "Account Executive")
 
 
 @pytest.mark.parametrize(
     ("app_kw", "cfg_kw", "field", "suggestion", "fix"),
     [
         ({"location": "Berlin"}, {"default_site": "Londn"}, "work.site", "'London'", "site_map"),
-        ({}, {"site_map": {"London, United Kingdom": "london"}}, "work.site", "'London'", "site"),
         ({"department": "Engineerin"}, {}, "work.department", "'Engineering'", "department_map"),
         ({"department": "Marketing"}, {}, "work.department", None, "department_map"),
+        ({"job_title": "Wizard"}, {"on_unknown_title": "fail"}, "work.title", None, "title_map"),
+        ({"job_title": "Sofware Engineer"}, {"on_unknown_title": "fail", "title_map": {}},
+         "work.title", "'Software Engineer'", "title_map"),
     ],
 )
 def test_hibob_lists_reject_unknown_values(
@@ -392,8 +420,24 @@ def test_hibob_lists_reject_unknown_values(
     assert fix in exc.value.fix
 
 
+def test_an_unknown_title_is_left_out_by_default_and_said() -> None:
+    payload = build(make_app(job_title="Senior Wizard"), make_cfg(title_map={}), hibob_lists=LISTS)
+    assert "title" not in payload.body["work"]
+    (note,) = payload.notes
+    assert "work.title 'Senior Wizard' left out" in note and "title_map" in note
+
+
+def test_an_unknown_department_fails_by_default_and_can_be_left_out() -> None:
+    app = make_app(department="Kitchen")
+    with pytest.raises(MappingError, match="department_map"):
+        build(app, hibob_lists=LISTS)
+    payload = build(app, make_cfg(on_unknown_department="omit"), hibob_lists=LISTS)
+    assert "department" not in payload.body["work"]
+    assert payload.notes and "work.department 'Kitchen' left out" in payload.notes[0]
+
+
 def test_hibob_lists_only_check_given_lists() -> None:
-    build(make_app(department="Anything"), hibob_lists={"site": ["London"]})
+    build(make_app(department="Anything", job_title="Anything"), hibob_lists={"site": ["London"]})
 
 
 @pytest.mark.parametrize(
