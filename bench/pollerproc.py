@@ -29,7 +29,7 @@ POLLER = Path(sys.executable).with_name("poller")
 BASE_CONFIG: dict[str, dict[str, Any]] = {
     # Client-side pacing is off (requests_per_second must be > 0: 1000 never binds); the
     # rate-limited scenario turns HiBob's create pacing back on.
-    "pinpoint": {"hired_stage_names": ["Hired", "Offer Accepted"], "requests_per_second": 1000},
+    "pinpoint": {"requests_per_second": 1000},
     "hibob": {"create_per_minute": 0, "search_per_minute": 0, "documents_per_minute": 0},
     "worker": {"concurrency": 4},
     "mapping": dict(MAPPING),

@@ -18,7 +18,6 @@ from poller.wiring import build_ledger, build_services
 DEMO_CONFIG = """
 [pinpoint]
 base_url = "{pinpoint_url}"
-hired_stage_names = ["Hired", "Offer Accepted"]
 requests_per_second = 1000
 
 [hibob]

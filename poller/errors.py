@@ -20,6 +20,10 @@ API name, the endpoint template, the status and the upstream error key/message o
 
 from __future__ import annotations
 
+# What an error message says of an error body that carries no words of its own.
+EMPTY_BODY = "empty body"
+HTML_BODY = "HTML error page"
+
 
 class PollerError(Exception):
     """Root of every error the poller raises on purpose."""

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import requests
 import structlog
 
-from poller.errors import InvalidResponse, RetryableError
+from poller.errors import EmailAlreadyExists, InvalidResponse, PermanentError, RetryableError
 from poller.http import HttpClient, StreamedBody, parse_json
 from poller.models import Document
 from poller.wire import DocumentsAnswer, IdAnswer, ListItem, NamedList, SearchAnswer, validate
@@ -122,8 +122,21 @@ class HibobClient:
         the email. Not retried here after an answer that may hide a landed write (5xx, read
         timeout): the caller searches by email first, and so can tell its own create from
         an employee who was already there."""
-        resp = self._http.request("POST", "/people", endpoint=ENDPOINT_CREATE,
-                                  idempotent=False, json=body)
+        try:
+            resp = self._http.request("POST", "/people", endpoint=ENDPOINT_CREATE,
+                                      idempotent=False, json=body)
+        except EmailAlreadyExists:
+            raise
+        except PermanentError as exc:
+            # A body shape without the key (e.g. {"statusCode", "error", "message"}) still
+            # says so in words.
+            text = exc.message.casefold()
+            if exc.status != 400 or "already exist" not in text or "email" not in text:
+                raise
+            error = EmailAlreadyExists(
+                exc.message, api=API, endpoint=ENDPOINT_CREATE, status=400, key=exc.key
+            )
+            raise error from None
         return parse_id(parse_json(resp, API, ENDPOINT_CREATE), ENDPOINT_CREATE)
 
     def find_by_email(self, email: str) -> str | None:

@@ -33,6 +33,7 @@ from urllib3.util import Timeout
 
 from poller import metrics, redact, transport
 from poller.errors import (
+    EMPTY_BODY,
     InvalidResponse,
     RateLimited,
     RetryableError,
@@ -511,7 +512,7 @@ def parse_json(resp: requests.Response, api: str, endpoint: str) -> object:
     """The decoded JSON body; an empty or malformed body is InvalidResponse."""
     body = resp.content or b""
     if not body.strip():
-        reason = "empty body"
+        reason = EMPTY_BODY
     else:
         try:
             return jsonlib.loads(body)

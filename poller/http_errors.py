@@ -23,6 +23,8 @@ from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
 
 from poller import redact
 from poller.errors import (
+    EMPTY_BODY,
+    HTML_BODY,
     AuthError,
     EmailAlreadyExists,
     NotFound,
@@ -109,7 +111,7 @@ class ErrorDetail(NamedTuple):
 def _error_detail(body: bytes, content_type: str) -> ErrorDetail:
     """The detail of an error body, never echoing a non-JSON body verbatim."""
     if not body.strip():
-        return ErrorDetail("empty body")
+        return ErrorDetail(EMPTY_BODY)
     try:
         data: Any = jsonlib.loads(body)
     except (ValueError, RecursionError):
@@ -118,7 +120,7 @@ def _error_detail(body: bytes, content_type: str) -> ErrorDetail:
         return _json_error_detail(data)
     head = body.lstrip()[:512].lower()
     if "html" in content_type.lower() or head.startswith((b"<!doctype html", b"<html")):
-        return ErrorDetail("HTML error page")
+        return ErrorDetail(HTML_BODY)
     code = _XML_CODE.search(body[:ERROR_BODY_LIMIT])
     if code:
         return ErrorDetail(f"XML error {code.group(1).decode()}", code.group(1).decode())

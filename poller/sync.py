@@ -34,6 +34,8 @@ from poller.config import Settings, is_loopback_host
 from poller.crashpoints import crashpoint
 from poller.cv import check_cv_url, document_name, download_cv, pick_cv
 from poller.errors import (
+    EMPTY_BODY,
+    HTML_BODY,
     AuthError,
     CVRejected,
     EmailAlreadyExists,
@@ -317,7 +319,7 @@ def _link_employee(
     ours_before = row.rec.create_started_at is not None
     row.save("employee", "create_started", create_started_at=svc.clock())
     try:
-        employee_id = _create(row, body, notes)
+        employee_id = _create(row, body, email, notes)
         crashpoint("after:create")
         return employee_id, "created", True
     except EmailAlreadyExists:
@@ -338,10 +340,15 @@ def _link_employee(
         return found, "created" if ours_before else "linked_existing", False
 
 
-def _create(row: _Row, body: dict[str, Any], notes: list[str]) -> str:
-    """POST /people. A 400 that names the title or department (a list HiBob changed since
-    it was read, or couldn't be read) is sent again without it, when the config says to
-    leave such values out. A 400 created nothing, so sending again is safe."""
+def _create(row: _Row, body: dict[str, Any], email: str, notes: list[str]) -> str:
+    """POST /people. A 400 created nothing, so it is safe to act on:
+
+    - one that names the title or department (a list HiBob changed since it was read, or
+      couldn't be read) is sent again without it, when the config says to leave such values
+      out;
+    - one with no key and no words (an empty or HTML body) may hide "email already exists":
+      one search by email tells.
+    """
     svc, cfg = row.svc, row.svc.settings.mapping
     try:
         return svc.hibob.create_employee(body)
@@ -349,6 +356,14 @@ def _create(row: _Row, body: dict[str, Any], notes: list[str]) -> str:
         raise
     except PermanentError as exc:
         if exc.status != 400:
+            raise
+        if exc.key is None and exc.message in (EMPTY_BODY, HTML_BODY):
+            row.flush()
+            if svc.hibob.find_by_email(email) is not None:
+                raise EmailAlreadyExists(
+                    f"{exc.message}, and an employee with email {email} exists",
+                    api=exc.api, endpoint=exc.endpoint, status=400,
+                ) from None
             raise
         text = f"{exc.key or ''} {exc.message}".casefold()
         work = dict(body.get("work") or {})

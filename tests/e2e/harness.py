@@ -18,7 +18,7 @@ from poller.wiring import build_ledger, build_services
 
 # Fast but faithful: real HTTP, real retries, waits shortened.
 TEST_CONFIG: dict[str, dict[str, Any]] = {
-    "pinpoint": {"hired_stage_names": ["Hired", "Offer Accepted"], "requests_per_second": 1000},
+    "pinpoint": {"requests_per_second": 1000},
     "hibob": {
         "create_per_minute": 0,
         "search_per_minute": 0,

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from poller.ledger import Event, Ledger, Record
+from poller.ledger import Ledger, Record
 from poller.sandbox import Sandbox
 from tests.e2e.harness import merged, secrets_env, write_config
 
@@ -280,20 +279,6 @@ def worker_pid(worker: str | None) -> int | None:
         return None
 
 
-def interrupted_comments(events: list[Event], killed_pids: set[int]) -> int:
-    """Comment steps started by a worker of a killed process and never recorded as done by it:
-    the one window the design can't close (a comment posted, then a kill before its checkpoint)."""
-    open_steps: dict[str, int] = Counter()
-    for e in events:
-        if e.step != "comment" or e.worker is None:
-            continue
-        if e.outcome == "started":
-            open_steps[e.worker] += 1
-        elif open_steps[e.worker]:
-            open_steps[e.worker] -= 1
-    return sum(n for w, n in open_steps.items() if worker_pid(w) in killed_pids)
-
-
 @dataclass
 class Tally:
     """What the simulators and the ledger say about a batch, after the dust settled."""
@@ -380,5 +365,11 @@ CRASH_POINTS_BY_STAGE = {
         "checkpoint:cv:already_there",
         "checkpoint:cv:none",
     ],
-    "comment": ["checkpoint:comment:started", "after:comment", "checkpoint:comment:done"],
+    "comment": [
+        "checkpoint:comment:started",
+        "after:comment",
+        "after:comment_list",
+        "checkpoint:comment:adopted",
+        "checkpoint:comment:done",
+    ],
 }

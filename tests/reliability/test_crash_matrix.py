@@ -45,6 +45,7 @@ POINTS = [p for points in CRASH_POINTS_BY_STAGE.values() for p in points]
 # Later occurrences, and crashes on the recovery path of an earlier crash.
 CHAINS = [
     ("after:comment@3",),
+    ("after:comment", "after:comment_list"),  # posted, killed; killed again after finding it
     ("after:create", "after:search"),  # adopting our own employee, killed mid-adoption
     ("after:doc_upload", "after:doc_list"),  # finding our own CV, killed mid-check
     ("after:create", "checkpoint:employee:created"),
@@ -118,11 +119,8 @@ def _scenario(
         problems.append(
             f"duplicates: employees {t.duplicate_employees}, documents {t.duplicate_documents}"
         )
-    window_kills = sum(p.partition("@")[0] == "after:comment" for p in chain)
-    if t.duplicate_comment_total != window_kills:
-        problems.append(
-            f"{t.duplicate_comment_total} duplicate comments, {window_kills} kills after:comment"
-        )
+    if t.duplicate_comment_total:  # a comment posted before a kill is found, not reposted
+        problems.append(f"{t.duplicate_comment_total} duplicate comments")
     return Outcome(chain, cv_mode, kills, len(reruns), problems, t)
 
 

@@ -57,7 +57,7 @@ def test_shipped_config_toml_loads() -> None:
     s = load_settings(str(REPO_ROOT / "config.toml"), env={})
     assert s.pinpoint.base_url == "http://127.0.0.1:8101/api/v1"
     assert s.hibob.base_url == "http://127.0.0.1:8102/v1"
-    assert s.pinpoint.hired_stage_names == ("Hired", "Offer Accepted")
+    assert s.pinpoint.hired_stage_names == ()  # every stage of basic type hired
     assert s.mapping.site_map["London, United Kingdom"] == "London"
     assert s.mapping.default_site == "London"
     assert s.mapping.department_map == {"Product": "Engineering"}

@@ -78,6 +78,17 @@ def test_create_employee_email_already_exists(mocked: responses.RequestsMock) ->
     assert len(mocked.calls) == 1
 
 
+def test_create_employee_email_already_exists_said_in_words(
+    mocked: responses.RequestsMock,
+) -> None:
+    """HiBob's other documented error shape carries no key: its message still says it."""
+    mocked.post(f"{BASE}/people", status=400, json={
+        "statusCode": 400, "error": "Bad Request",
+        "message": "Email brian.farrell@example.com already exists", "timestamp": "x"})
+    with pytest.raises(EmailAlreadyExists):
+        make_client().create_employee(PAYLOAD)
+
+
 def test_create_employee_list_value_rejected(mocked: responses.RequestsMock) -> None:
     mocked.post(f"{BASE}/people", status=400,
                 json={"key": "validations.list.invalid", "error": "Site Londn not found"})
