@@ -112,7 +112,7 @@ class Employee:
 
 @dataclass
 class Document:
-    id: int
+    id: str  # a string in every answer, as the recorded upload answer shows
     employee_id: str
     folder: str  # shared | confidential
     name: str
@@ -125,7 +125,7 @@ class Document:
 
 @dataclass
 class ListItem:
-    id: str
+    id: int  # a number in named-list answers [doc]
     name: str
     archived: bool = False
     children: list[ListItem] = field(default_factory=list)
