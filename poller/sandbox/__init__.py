@@ -7,7 +7,9 @@
         sb.audit().employees_created_per_email()
 
 Each simulator also serves a control plane under /_sandbox/ (see poller.sandbox.control), and
-`python -m poller.sandbox` runs both in the foreground.
+`python -m poller.sandbox` runs both in the foreground. The simulators implement exactly
+shared/api/pinpoint.md and hibob.md; each [unknown] there is a setting (see the docstrings of
+poller.sandbox.pinpoint and poller.sandbox.hibob).
 """
 
 from .audit import Audit, AuditEntry, AuditSnapshot

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+
+DateLike = date | str | None
 
 
 class SimClock:
@@ -38,3 +40,17 @@ class SimClock:
             raise ValueError("the clock only moves forward")
         with self._lock:
             self._offset += seconds
+
+
+def utc(moment: datetime) -> datetime:
+    """Whole seconds in UTC; a naive time is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def as_date(value: DateLike) -> date | None:
+    """A date from a date or an ISO string (a date-time's date part also works)."""
+    if value is None or isinstance(value, date):
+        return value.date() if isinstance(value, datetime) else value
+    return datetime.fromisoformat(value).date() if "T" in value else date.fromisoformat(value)

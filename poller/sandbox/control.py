@@ -8,7 +8,15 @@
                                    or {"rules": {"POST /people": {...}, "*": {...}}}
 - POST /_sandbox/reset-faults
 - GET  /_sandbox/config, POST /_sandbox/config   simulator-specific settings (see each simulator)
-- POST /_sandbox/clock             {"advance": seconds}: move the shared clock forward
+- POST /_sandbox/clock             {"advance": seconds}: move the shared clock forward; Pinpoint's
+                                   scheduled moves whose time it passes apply on the next request
+
+Each simulator adds its own routes:
+- Pinpoint (pinpoint_control.py): POST hires, move (now, or scheduled with "at" /
+  "after_seconds"), delete-application, offers, start-on; GET state.
+- HiBob (hibob.py): POST employees; GET state; GET docs/{doc_id} (a stored document's bytes).
+
+Config keys: see the docstrings of pinpoint.py and hibob.py.
 """
 
 from __future__ import annotations

@@ -67,7 +67,14 @@ LAST_NAMES = (
 
 LONDON = "London, United Kingdom"
 NEW_YORK = "New York, United States"
-STANDARD_STAGES = ("Rejected", "Applied", "Review", "Interview")  # then the job's hired stage
+# (name, basic_type), then the job's hired stage (basic type "hired", its name set per job).
+STANDARD_STAGES = (
+    ("Applied", "applied"),
+    ("Review", "review"),
+    ("Interview", "interview"),
+    ("Offer", "offer"),
+    ("Rejected", "rejected"),
+)
 # A [mapping] config section that maps every hire of this world (design.md's example).
 MAPPING: dict[str, object] = {
     "site_map": {LONDON: "London", NEW_YORK: "New York"},
@@ -102,6 +109,7 @@ class Ids:
 
     START: ClassVar[dict[str, int]] = {
         "location": 4,
+        "department": 9,
         "job": 17,
         "stage": 301,
         "application": 8863902,
@@ -149,7 +157,10 @@ def seed_world(pinpoint: PinpointState, hibob: HibobState, hires: int) -> None:
 
     With hires >= 6 every case is present: a hire on each job (so on both confidential jobs and
     on the "Offer Accepted" job), hires without a CV, an anonymised hire without email (index 4),
-    and a rehire (index 1) whose email, in other letter case, belongs to a terminated employee.
+    a rehire (index 1) whose email, in other letter case, belongs to a terminated employee,
+    hires with an accepted offer, with a declined offer besides the accepted one, with no offer,
+    and with only the application's start_on. Other applicants include one at the offer stage
+    with a pending offer.
     """
     rng = random.Random(f"{pinpoint.seed}:world")
     now = pinpoint.clock.start
@@ -174,7 +185,12 @@ def seed_world(pinpoint: PinpointState, hibob: HibobState, hires: int) -> None:
     for i in range(hires):
         first, last, email = people.person()
         cv = ("both", "pdf", "docx", None)[i % 4]
-        start = (now + timedelta(days=rng.randint(7, 30))).date() if i % 3 != 2 else None
+        start = (now + timedelta(days=rng.randint(7, 30))).date()
+        # Offers: accepted (i % 3 == 0); declined with a stale date, then accepted (1); none,
+        # with the date on the application itself every other time (2).
+        offers = (
+            [{"start_on": start - timedelta(days=14), "status": "declined"}] if i % 3 == 1 else []
+        )
         if i == 1:  # the rehire: HiBob knows this person already, with different letter case
             hibob.add_employee(first, last, email.title(), lifecycle="terminated")
         pinpoint.add_hire(
@@ -184,19 +200,24 @@ def seed_world(pinpoint: PinpointState, hibob: HibobState, hires: int) -> None:
             job=jobs[i % len(jobs)],
             cv=cv,
             updated_at=recent(rng, now, 48 * 60),
-            start_date=start,
+            offers=offers,
+            start_date=start if i % 3 != 2 else None,
+            start_on=start if i % 6 == 5 else None,
             anonymised=i == 4,
         )
 
-    others = ("Applied", "Review", "Interview", "Rejected")
-    for i in range(max(4, hires // 2)):
+    others = ("Applied", "Review", "Interview", "Offer", "Rejected")
+    for i in range(max(5, hires // 2)):
         first, last, email = people.person()
+        stage = others[i % len(others)]
+        offered = (now + timedelta(days=rng.randint(14, 45))).date()
         pinpoint.add_hire(
             first,
             last,
             email,
             job=jobs[(i * 5 + 1) % len(jobs)],
             cv="pdf" if i % 2 else None,
-            stage=others[i % len(others)],
+            stage=stage,
             updated_at=recent(rng, now, 30 * 24 * 60),
+            offers=[{"start_on": offered, "status": "pending"}] if stage == "Offer" else [],
         )

@@ -7,6 +7,9 @@ import hmac
 import io
 import zipfile
 from datetime import UTC, datetime
+from urllib.parse import quote
+
+from .routing import Response
 
 PDF_TYPE = "application/pdf"
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -120,3 +123,22 @@ class Signer:
         if (now - issued_at).total_seconds() > lifetime:
             return "AccessDenied"
         return None
+
+
+def s3_error(status: int, code: str, message: str) -> Response:
+    """An S3-style XML error, as the storage behind signed file links answers."""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    )
+    return Response(status, body.encode(), {"Content-Type": "application/xml"})
+
+
+def content_disposition(filename: str) -> str:
+    """RFC 6266: an ASCII ``filename`` for old clients and the exact name as ``filename*``.
+
+    HTTP headers are Latin-1 on the wire: a name like "zoë_łukasz.pdf" sent as it is made the
+    server drop the connection instead of answering.
+    """
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -1,110 +1,61 @@
 """The HiBob simulator's HTTP side: exactly the endpoints of shared/api/hibob.md (base /v1).
 
-Settings (`configure()` and POST /_sandbox/config): lag_seconds, rate_limits
-({"POST /people/search": 50, "POST /people": 10, ...}; search is limited to 50/min by default,
-the rest unlimited), documents_shape ("spec" | "client"), forbidden (bool), title_list (list or
-null), fetch_timeout_seconds (for documentUrl), allow_remote_fetch (default false: documentUrl
-must be a loopback host, so the sandbox never reaches out).
+Settings (`configure()` and POST /_sandbox/config), default first:
+- lag_seconds: 0; search misses employees created less than this long ago.
+- rate_limits: {"POST /people/search": 50} per minute (the rest unlimited); answers of a limited
+  endpoint carry X-RateLimit-Limit/-Remaining/-Reset.
+- documents_shape: "spec" ({documentName, downloadLink}) | "client" ({doc: {id, name, tags}}).
+- forbidden: False | True (every credential gets 403, except on the fields metadata).
+- title_list: the default titles (hibob_lists.DEFAULT_TITLES) | a list of names | None (no
+  title list: work.title is free text).
+- named_list_keys: "both" (items under "values" and "items", as live) | "items" | "values".
+- error_shape: "key_error_args" | "key_error" | "goals" | "empty" | "html" (see hibob_errors);
+  every error body but 401's, which is always empty.
+- upload_answer: "document" | "empty" | "no_id"; the file upload's answer (see hibob_docs).
+- fetch_timeout_seconds: 10, for documentUrl; allow_remote_fetch: False (documentUrl must be a
+  loopback host, so the sandbox never reaches out).
 """
 
 from __future__ import annotations
 
 import base64
 import hmac
-import http.client
 import random
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import date
-from ipaddress import ip_address
 from typing import Any
-from urllib.parse import urlsplit
 
-from . import multipart
+from . import hibob_docs
 from .audit import Audit
 from .clock import SimClock
 from .control import bad_request, control_routes, json_object
 from .faults import Faults
-from .hibob_state import DOCUMENT_LIMIT_BYTES, HibobRejection, HibobState, lookup
+from .hibob_docs import UPLOAD_ANSWERS
+from .hibob_errors import ERROR_SHAPES, HibobRejection, error_response
+from .hibob_lists import people_fields
+from .hibob_state import HibobState, lookup
 from .ratelimit import RateLimiter
-from .records import Document, Employee
-from .routing import Reject, Request, Response, Route, json_response
+from .records import Employee
+from .routing import Request, Response, Route, json_response
 
 DEFAULT_RATE_LIMITS = {"POST /people/search": 50}
 SEARCHABLE = ("root.id", "root.email")
-FIELDS = [  # GET /company/people/fields: a small, representative list
-    {"id": "root.id", "name": "Id", "category": "root", "jsonPath": "root.id", "type": "text"},
-    {
-        "id": "firstName",
-        "name": "First name",
-        "category": "root",
-        "jsonPath": "root.firstName",
-        "type": "text",
-    },
-    {
-        "id": "surname",
-        "name": "Last name",
-        "category": "root",
-        "jsonPath": "root.surname",
-        "type": "text",
-    },
-    {"id": "email", "name": "Email", "category": "root", "jsonPath": "root.email", "type": "text"},
-    {
-        "id": "work.site",
-        "name": "Site",
-        "category": "work",
-        "jsonPath": "work.site",
-        "type": "list",
-        "typeData": {"listId": "site"},
-    },
-    {
-        "id": "work.department",
-        "name": "Department",
-        "category": "work",
-        "jsonPath": "work.department",
-        "type": "list",
-        "typeData": {"listId": "department"},
-    },
-    {
-        "id": "work.title",
-        "name": "Job title",
-        "category": "work",
-        "jsonPath": "work.title",
-        "type": "text",
-    },
-    {
-        "id": "work.startDate",
-        "name": "Start date",
-        "category": "work",
-        "jsonPath": "work.startDate",
-        "type": "date",
-    },
-    {
-        "id": "internal.lifecycleStatus",
-        "name": "Lifecycle status",
-        "category": "internal",
-        "jsonPath": "internal.lifecycleStatus",
-        "type": "text",
-    },
-]
-
-
-def _error(status: int, key: str, message: str) -> Response:
-    return json_response(status, {"key": key, "error": message})
-
-
-def _rejected(rejection: HibobRejection) -> Response:
-    return _error(rejection.status, rejection.key, rejection.message)
-
-
-def _is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ip_address(host).is_loopback
-    except ValueError:
-        return False
+NAMED_LIST_KEYS = ("both", "items", "values")
+CHOICES = {
+    "named_list_keys": NAMED_LIST_KEYS,
+    "error_shape": ERROR_SHAPES,
+    "upload_answer": UPLOAD_ANSWERS,
+}
+SETTINGS = {
+    "lag_seconds",
+    "rate_limits",
+    "documents_shape",
+    "forbidden",
+    "title_list",
+    "fetch_timeout_seconds",
+    "allow_remote_fetch",
+    *CHOICES,
+}
 
 
 class HibobSim(HibobState):
@@ -126,6 +77,9 @@ class HibobSim(HibobState):
         self.origin = "http://127.0.0.1"
         self.fetch_timeout_seconds = 10.0
         self.allow_remote_fetch = False
+        self.named_list_keys = "both"
+        self.error_shape = "key_error_args"
+        self.upload_answer = "document"
         endpoints = frozenset(route.key for route in self.routes() if not route.control)
         self.faults.endpoints = self.limiter.endpoints = endpoints
 
@@ -142,31 +96,29 @@ class HibobSim(HibobState):
         self.limiter.set_limit(endpoint, per_minute)
 
     def configure(self, settings: dict[str, Any]) -> None:
-        known = {
-            "lag_seconds",
-            "rate_limits",
-            "documents_shape",
-            "forbidden",
-            "title_list",
-            "fetch_timeout_seconds",
-            "allow_remote_fetch",
-        }
-        if set(settings) - known:
-            raise ValueError(f"unknown settings: {', '.join(sorted(set(settings) - known))}")
+        unknown = set(settings) - SETTINGS
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        for name, allowed in CHOICES.items():
+            if name in settings and settings[name] not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}")
         if "documents_shape" in settings:
             self.set_documents_shape(settings["documents_shape"])
         if "lag_seconds" in settings:
             self.set_lag(float(settings["lag_seconds"]))
+        if "title_list" in settings:
+            self.set_title_list(settings["title_list"])
         for endpoint, per_minute in settings.get("rate_limits", {}).items():
             self.limiter.set_limit(endpoint, per_minute)
         if "forbidden" in settings:
             self.forbidden = bool(settings["forbidden"])
-        if "title_list" in settings:
-            self.set_title_list(settings["title_list"])
         if "fetch_timeout_seconds" in settings:
             self.fetch_timeout_seconds = float(settings["fetch_timeout_seconds"])
         if "allow_remote_fetch" in settings:
             self.allow_remote_fetch = bool(settings["allow_remote_fetch"])
+        for name in CHOICES:
+            if name in settings:
+                setattr(self, name, settings[name])
 
     def config(self) -> dict[str, Any]:
         titles = self.named_list("title")
@@ -175,7 +127,10 @@ class HibobSim(HibobState):
             "rate_limits": self.limiter.limits(),
             "documents_shape": self.documents_shape,
             "forbidden": self.forbidden,
-            "title_list": [t.name for t in titles] if titles is not None else None,
+            "title_list": self.list_values("title") if titles is not None else None,
+            "named_list_keys": self.named_list_keys,
+            "error_shape": self.error_shape,
+            "upload_answer": self.upload_answer,
             "fetch_timeout_seconds": self.fetch_timeout_seconds,
             "allow_remote_fetch": self.allow_remote_fetch,
         }
@@ -199,11 +154,29 @@ class HibobSim(HibobState):
         else:
             return Response(401)
         if denied:
-            return _error(403, "permission.denied", "The service user lacks a permission")
+            return self.error(403, "permission.denied", "The service user lacks a permission")
         return None
 
     def error(self, status: int, key: str, message: str) -> Response:
-        return _error(status, key, message)
+        """An error body in the configured shape (401's empty body is made in authenticate)."""
+        return error_response(self.error_shape, status, key, message, now=self.clock.now())
+
+    def rejected(self, rejection: HibobRejection) -> Response:
+        return error_response(
+            self.error_shape,
+            rejection.status,
+            rejection.key,
+            rejection.message,
+            args=rejection.details,
+            now=self.clock.now(),
+        )
+
+    @staticmethod
+    def json_body(request: Request) -> Any:
+        try:
+            return request.json()
+        except ValueError:
+            raise HibobRejection("validations.invalid.body", "The body is not JSON") from None
 
     def routes(self) -> list[Route]:
         base = self.base_path
@@ -228,18 +201,11 @@ class HibobSim(HibobState):
 
     # -- handlers --
 
-    @staticmethod
-    def _body(request: Request) -> Any:
-        try:
-            return request.json()
-        except ValueError:
-            raise Reject(_error(400, "validations.invalid.body", "The body is not JSON")) from None
-
     def _create(self, request: Request) -> Response:
         try:
-            employee = self.create(self._body(request))
+            employee = self.create(self.json_body(request))
         except HibobRejection as rejection:
-            return _rejected(rejection)
+            return self.rejected(rejection)
         self.audit.employee_created(employee.email)
         return json_response(
             200,
@@ -252,9 +218,9 @@ class HibobSim(HibobState):
 
     def _search(self, request: Request) -> Response:
         try:
-            query = _search_query(self._body(request))
+            query = _search_query(self.json_body(request))
         except HibobRejection as rejection:
-            return _rejected(rejection)
+            return self.rejected(rejection)
         found = self.search(query.path, query.values, query.show_inactive)
         rows = [self._search_row(e, query.fields) for e in found]
         return json_response(200, {"employees": rows})
@@ -272,143 +238,37 @@ class HibobSim(HibobState):
             row["/" + path.replace(".", "/")] = {"value": value}
         return row
 
-    @staticmethod
-    def _folder(request: Request) -> str:
-        return "confidential" if "/confidential" in request.path else "shared"
-
     def _upload_from_url(self, request: Request) -> Response:
-        employee_id = request.params["id"]
-        try:
-            self.require_employee(employee_id)
-            body = self._body(request)
-            if not isinstance(body, dict):
-                raise HibobRejection("validations.invalid.body", "The body must be a JSON object")
-            name, url, tags = (
-                body.get("documentName"),
-                body.get("documentUrl"),
-                body.get("tags", []),
-            )
-            for field, value in (("documentName", name), ("documentUrl", url)):
-                if not isinstance(value, str) or not value.strip():
-                    raise HibobRejection("validations.required", f"Field '{field}' is required")
-            if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-                raise HibobRejection("validations.invalid.tags", "tags must be a list of strings")
-            content, content_type = self._fetch(str(url))
-            document = self.add_document(
-                employee_id,
-                folder=self._folder(request),
-                name=str(name),
-                tags=tags,
-                content=content,
-                content_type=content_type,
-                source="url",
-            )
-        except HibobRejection as rejection:
-            return _rejected(rejection)
-        return self._stored(document)
-
-    def _fetch(self, url: str) -> tuple[bytes, str]:
-        """Download documentUrl, as HiBob does. Messages never repeat the URL: it is signed."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise HibobRejection("document.url.invalid", "documentUrl must be an http(s) URL")
-        if not self.allow_remote_fetch and not _is_loopback_host(parts.hostname):
-            raise HibobRejection(
-                "document.url.notallowed", "The sandbox fetches loopback URLs only"
-            )
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never a proxy
-        try:
-            # The scheme is checked above, so S310's file:// concern doesn't apply.
-            with opener.open(url, timeout=self.fetch_timeout_seconds) as answer:
-                content = answer.read(DOCUMENT_LIMIT_BYTES + 1)
-                content_type = answer.headers.get_content_type()
-        except urllib.error.HTTPError as exc:
-            raise HibobRejection(
-                "document.download.failed", f"Could not download the document: HTTP {exc.code}"
-            ) from None
-        except (OSError, ValueError, http.client.HTTPException):
-            raise HibobRejection(
-                "document.download.failed", "Could not download the document: no usable answer"
-            ) from None
-        if len(content) > DOCUMENT_LIMIT_BYTES:
-            raise HibobRejection("validations.document.too.large", "A document is at most 5 MB")
-        return content, content_type
+        return hibob_docs.upload_from_url(self, request)
 
     def _upload_file(self, request: Request) -> Response:
-        employee_id = request.params["id"]
-        try:
-            self.require_employee(employee_id)
-            boundary = multipart.boundary_of(request.header("Content-Type"))
-            if boundary is None:
-                raise HibobRejection("validations.invalid.body", "Send multipart/form-data")
-            try:
-                parts = multipart.parse(request.body, boundary)
-            except ValueError as exc:
-                raise HibobRejection("validations.invalid.body", str(exc)) from None
-            part = next((p for p in parts if p.name == "file"), None)
-            if part is None:
-                raise HibobRejection("validations.required", "Part 'file' is required")
-            document = self.add_document(
-                employee_id,
-                folder=self._folder(request),
-                name=part.filename or "document",
-                tags=[],
-                content=part.data,
-                content_type=part.content_type,
-                source="upload",
-            )
-        except HibobRejection as rejection:
-            return _rejected(rejection)
-        return self._stored(document)
-
-    def _stored(self, document: Document) -> Response:
-        self.audit.document_added(document.employee_id)
-        return json_response(
-            200,
-            {
-                "id": document.id,
-                "documentName": document.name,
-                "folder": document.folder,
-                "tags": document.tags,
-            },
-        )
+        return hibob_docs.upload_file(self, request)
 
     def _list_documents(self, request: Request) -> Response:
-        employee_id = request.params["id"]
-        try:
-            self.require_employee(employee_id)
-        except HibobRejection as rejection:
-            return _rejected(rejection)
-        documents = self.documents_of(employee_id)
-        rows: list[dict[str, Any]]
-        if self.documents_shape == "client":
-            rows = [{"doc": {"id": str(d.id), "name": d.name, "tags": d.tags}} for d in documents]
-        else:
-            rows = [
-                {"documentName": d.name, "downloadLink": f"{self.origin}/_sandbox/docs/{d.id}"}
-                for d in documents
-            ]
-        return json_response(200, {"documents": rows})
+        return hibob_docs.list_documents(self, request)
 
     def _named_list(self, request: Request) -> Response:
-        name = request.params["name"]
+        name = request.params["name"]  # case-sensitive, as live
         items = self.named_list(name)
         if items is None:
-            return _error(404, "named-list.not.found", f"No named list '{name}'")
-        return json_response(200, {"name": name, "items": [i.to_json() for i in items]})
+            return self.error(404, "named-list.not.found", f"No named list '{name}'")
+        rows = [i.to_json() for i in items]
+        body: dict[str, Any] = {"name": name}
+        if self.named_list_keys in ("both", "values"):
+            body["values"] = rows
+        if self.named_list_keys in ("both", "items"):
+            body["items"] = rows
+        return json_response(200, body)
 
     def _fields(self, _: Request) -> Response:
-        return json_response(200, FIELDS)
+        return json_response(200, people_fields(self.named_list("title") is not None))
 
     # -- control plane extras --
 
     def _download(self, request: Request) -> Response:
-        try:
-            document = self.document(int(request.params["doc_id"]))
-        except ValueError:
-            document = None
+        document = self.document(request.params["doc_id"])
         if document is None:
-            return _error(404, "document.not.found", "No such document")
+            return self.error(404, "document.not.found", "No such document")
         return Response(200, document.content, {"Content-Type": document.content_type})
 
     def _control_employees(self, request: Request) -> Response:

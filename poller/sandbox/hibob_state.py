@@ -1,6 +1,9 @@
 """HiBob's state: employees, their documents, and the company lists. Thread-safe.
 
-Validation lives here, so the Python API and HTTP share one set of rules.
+Validation lives here, so the Python API and HTTP share one set of rules. On create, list
+fields (work.title, work.department, work.siteId) must be active items of their lists, by
+name or id, exactly; work.site is text matched to a site's name in any letter case, and is
+stored as that site's name with its siteId.
 """
 
 from __future__ import annotations
@@ -13,45 +16,19 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from .clock import SimClock
+from .hibob_errors import HibobRejection
+from .hibob_lists import active_items, default_named_lists, find_item, title_items
 from .records import Document, Employee, ListItem
 
 LIFECYCLES = ("employed", "hired", "terminated")
 INACTIVE = frozenset({"hired", "terminated"})  # seen by search only with showInactive
 REQUIRED = ("firstName", "surname", "email", "work.site", "work.startDate")
-LIST_FIELDS = {"work.site": "site", "work.department": "department", "work.title": "title"}
+# List-backed fields, checked on create when their list exists (work.site is text: see create).
+LIST_FIELDS = {"work.siteId": "site", "work.department": "department", "work.title": "title"}
+INVALID = "validations.field.invalid"  # the real key is [unknown]; clients match on the 400
 DOCUMENT_LIMIT_BYTES = 5 * 1024 * 1024
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-class HibobRejection(Exception):
-    """A request HiBob refuses: becomes {"key": key, "error": message} with `status`."""
-
-    def __init__(self, key: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.key, self.message, self.status = key, message, status
-
-
-def _item(ident: int, name: str, *children: ListItem, archived: bool = False) -> ListItem:
-    return ListItem(str(ident), name, archived, list(children))
-
-
-def default_named_lists() -> dict[str, list[ListItem]]:
-    return {
-        "site": [
-            _item(208751, "London"),
-            _item(208752, "New York"),
-            _item(208753, "Berlin"),
-            _item(208754, "Paris", archived=True),
-        ],
-        "department": [
-            _item(310001, "Engineering", _item(310011, "Platform"), _item(310012, "Data")),
-            _item(310002, "Sales", _item(310021, "Sales EMEA")),
-            _item(310003, "Marketing"),
-            _item(310004, "People"),
-            _item(310005, "Legacy Operations", archived=True),
-        ],
-    }
 
 
 def lookup(fields: dict[str, Any], path: str) -> Any:
@@ -72,7 +49,7 @@ class HibobState:
         self._rng = random.Random(f"{seed}:hibob")
         self._employees: dict[str, Employee] = {}
         self._by_email: dict[str, str] = {}  # case-folded email -> id
-        self._documents: dict[int, Document] = {}
+        self._documents: dict[str, Document] = {}
         self._next_document = 15587714
         self._lists = default_named_lists()
         self.lag_seconds = 0.0
@@ -111,13 +88,7 @@ class HibobState:
     def list_values(self, name: str) -> list[str]:
         """Active item names of a list, children included, archived subtrees left out."""
         with self._lock:
-            return [
-                i.name
-                for top in self._lists.get(name, [])
-                if not top.archived
-                for i in top.walk()
-                if not i.archived
-            ]
+            return [i.name for i in active_items(self._lists.get(name, []))]
 
     @property
     def sites(self) -> list[str]:
@@ -146,12 +117,16 @@ class HibobState:
         self.documents_shape = shape
 
     def set_title_list(self, titles: list[str] | None) -> None:
-        """Make work.title a checked list (None: titles are free text)."""
+        """Replace the title list (None: no title list, so titles are free text)."""
+        if titles is not None and (
+            isinstance(titles, str) or not all(isinstance(t, str) for t in titles)
+        ):
+            raise ValueError("the title list is a list of names, or None")
         with self._lock:
             if titles is None:
                 self._lists.pop("title", None)
             else:
-                self._lists["title"] = [_item(400001 + i, t) for i, t in enumerate(titles)]
+                self._lists["title"] = title_items(list(titles))
 
     # -- writes --
 
@@ -171,11 +146,18 @@ class HibobState:
         if lifecycle not in LIFECYCLES:
             raise ValueError(f"lifecycle must be one of {', '.join(LIFECYCLES)}")
         start = start_date or (self.clock.start - timedelta(days=400)).date()
-        work = {"site": site, "department": department, "startDate": start.isoformat()}
+        work: dict[str, Any] = {
+            "site": site,
+            "department": department,
+            "startDate": start.isoformat(),
+        }
         if title:
             work["title"] = title
         fields = {"firstName": first, "surname": last, "email": email, "work": work}
         with self._lock:
+            known = find_item(self._lists.get("site", []), site, ignore_case=True)
+            if known is not None:
+                work["siteId"] = known.id
             if email.strip().casefold() in self._by_email:
                 raise ValueError(f"an employee with email {email} exists")
             return self._insert(fields, lifecycle, created_at=None).id
@@ -187,28 +169,29 @@ class HibobState:
         for path in REQUIRED:
             value = lookup(payload, path)
             if not isinstance(value, str) or not value.strip():
-                raise HibobRejection("validations.required", f"Field '{path}' is required")
+                raise HibobRejection(
+                    "validations.required", f"Field '{path}' is required", args=(path,)
+                )
         start = lookup(payload, "work.startDate")
         if not _DATE.match(start) or not _valid_date(start):
             raise HibobRejection(
                 "validations.date.invalid",
                 f"Field 'work.startDate' must be YYYY-MM-DD, got '{start}'",
+                args=(start,),
             )
         email = payload["email"].strip()
         if not _EMAIL.match(email):
             raise HibobRejection("validations.email.invalid", f"'{email}' is not a valid email")
         with self._lock:
-            for path, list_name in LIST_FIELDS.items():
-                value = lookup(payload, path)
-                if value is not None and list_name in self._lists:
-                    self._check_list(path, list_name, value)
+            fields = copy.deepcopy(payload)
+            fields["email"] = email
+            self._check_lists(fields)
             if email.casefold() in self._by_email:
                 raise HibobRejection(
                     "validations.email.alreadyexists",
-                    f"An employee with email {email} already exists",
+                    f"Email {email} already exists",
+                    args=(email,),
                 )
-            fields = copy.deepcopy(payload)
-            fields["email"] = email
             return copy.deepcopy(self._insert(fields, "hired", created_at=self.clock.now()))
 
     def search(self, path: str | None, values: list[str], show_inactive: bool) -> list[Employee]:
@@ -250,7 +233,7 @@ class HibobState:
         with self._lock:
             self.require_employee(employee_id)
             document = Document(
-                self._next_document,
+                str(self._next_document),
                 employee_id,
                 folder,
                 name,
@@ -264,9 +247,9 @@ class HibobState:
             self._documents[document.id] = document
             return copy.deepcopy(document)
 
-    def document(self, document_id: int) -> Document | None:
+    def document(self, document_id: str | int) -> Document | None:
         with self._lock:
-            found = self._documents.get(document_id)
+            found = self._documents.get(str(document_id))
             return copy.deepcopy(found) if found else None
 
     def require_employee(self, employee_id: str) -> None:
@@ -276,19 +259,18 @@ class HibobState:
 
     # -- internals (lock held) --
 
-    def _check_list(self, path: str, list_name: str, value: Any) -> None:
-        active = [
-            i
-            for top in self._lists[list_name]
-            if not top.archived
-            for i in top.walk()
-            if not i.archived
-        ]
-        if not any(value in (i.name, i.id) for i in active):
-            raise HibobRejection(
-                "validations.list.invalid",
-                f"Value '{value}' of '{path}' is not in list '{list_name}'",
-            )
+    def _check_lists(self, fields: dict[str, Any]) -> None:
+        """Refuse list values that are not active items; resolve work.site to its site."""
+        for path, list_name in LIST_FIELDS.items():
+            value = lookup(fields, path)
+            lists = self._lists
+            if value is not None and list_name in lists and not find_item(lists[list_name], value):
+                raise _invalid(path, value)
+        site = find_item(self._lists.get("site", []), fields["work"]["site"], ignore_case=True)
+        if site is None:
+            raise _invalid("work.site", fields["work"]["site"])
+        # Stored as the site's own name and id: "new york" becomes "New York" (recorded).
+        fields["work"]["site"], fields["work"]["siteId"] = site.name, site.id
 
     def _insert(
         self, fields: dict[str, Any], lifecycle: str, created_at: datetime | None
@@ -300,6 +282,11 @@ class HibobState:
         self._employees[ident] = employee
         self._by_email[employee.email.strip().casefold()] = ident
         return employee
+
+
+def _invalid(path: str, value: Any) -> HibobRejection:
+    message = f"'{value}' is not a valid {path} definition"
+    return HibobRejection(INVALID, message, args=(str(value), path))
 
 
 def _valid_date(text: str) -> bool:

@@ -1,21 +1,39 @@
-"""Pinpoint's state: jobs, stages, locations, applications, comments. Thread-safe.
+"""Pinpoint's state: jobs, stages, locations, departments, applications, offers, comments.
 
-The Python API the tests and the demo use to shape the world lives here; pinpoint.py serves it.
+Thread-safe. The Python API the tests and the demo use to shape the world lives here;
+pinpoint.py serves it. Scheduled moves are applied lazily: every read or write first applies
+those whose time the simulator clock has passed.
 """
 
 from __future__ import annotations
 
 import copy
+import heapq
 import random
 import threading
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from .clock import SimClock
+from .clock import DateLike, SimClock, as_date, utc
 from .data import LONDON, STANDARD_STAGES, Ids, People
 from .files import DOCX_TYPE, PDF_TYPE, docx_bytes, pdf_bytes
-from .records import Application, Attachment, Comment, Job, Location, Offer, Stage
+from .records import (
+    OFFER_STATUSES,
+    STAGE_TYPES,
+    VISIBILITIES,
+    Application,
+    Attachment,
+    Comment,
+    Department,
+    Job,
+    Location,
+    Offer,
+    ScheduledMove,
+    Stage,
+)
 
-VISIBILITIES = ("external", "internal", "private_job", "confidential")
 CV_KINDS = {"pdf": ("pdf_cv",), "docx": ("cv",), "both": ("cv", "pdf_cv")}
 
 
@@ -28,46 +46,73 @@ class PinpointState:
         self.people = People(random.Random(f"{seed}:people"))
         self._ids = Ids()
         self._locations: dict[str, Location] = {}
+        self._departments: dict[str, Department] = {}
         self._jobs: dict[str, Job] = {}
         self._stages: dict[str, Stage] = {}
         self._applications: dict[str, Application] = {}
         self._comments: dict[str, Comment] = {}
+        self._comments_of: dict[str, list[str]] = {}  # application id -> comment ids, in order
         self._files: dict[str, Attachment] = {}  # by token, for the signed file links
+        self._moves: list[ScheduledMove] = []  # a heap, soonest first
+        self._move_count = 0
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The lock, with every scheduled move that is due applied first."""
+        with self._lock:
+            now = self.clock.now()
+            while self._moves and self._moves[0].at <= now:
+                move = heapq.heappop(self._moves)
+                app = self._applications.get(move.application_id)
+                if app is not None:  # deleted meanwhile: the move is dropped
+                    self._move(app, move.stage_id, move.at)
+            yield
 
     # -- snapshots (deep copies: callers can't change the simulator's state by accident) --
 
     @property
     def jobs(self) -> dict[str, Job]:
-        with self._lock:
+        with self._locked():
             return copy.deepcopy(self._jobs)
 
     @property
     def stages(self) -> dict[str, Stage]:
-        with self._lock:
+        with self._locked():
             return copy.deepcopy(self._stages)
 
     @property
     def locations(self) -> dict[str, Location]:
-        with self._lock:
+        with self._locked():
             return copy.deepcopy(self._locations)
 
     @property
+    def departments(self) -> dict[str, Department]:
+        with self._locked():
+            return copy.deepcopy(self._departments)
+
+    @property
     def applications(self) -> dict[str, Application]:
-        with self._lock:
+        with self._locked():
             return copy.deepcopy(self._applications)
 
     @property
     def comments(self) -> dict[str, Comment]:
-        with self._lock:
+        with self._locked():
             return copy.deepcopy(self._comments)
+
+    @property
+    def scheduled_moves(self) -> list[ScheduledMove]:
+        """Moves not applied yet, soonest first."""
+        with self._locked():
+            return sorted(copy.deepcopy(self._moves))
 
     def hired_application_ids(self) -> list[str]:
         """Applications in their job's hired stage, confidential jobs included."""
-        with self._lock:
+        with self._locked():
             return [a.id for a in self._applications.values() if self._stages[a.stage_id].hired]
 
     def hired_stage_id(self, job_id: str) -> str:
-        with self._lock:
+        with self._locked():
             return next(s for s in self._job(job_id).stage_ids if self._stages[s].hired)
 
     # -- shaping the world --
@@ -81,22 +126,28 @@ class PinpointState:
         hired_stage_name: str = "Hired",
         *,
         updated_at: datetime | None = None,
+        workflow: Sequence[tuple[str, str]] | None = None,
     ) -> str:
-        """A job with the standard workflow, ending in `hired_stage_name`. Returns its id."""
+        """A job with the standard workflow, ending in `hired_stage_name`. Returns its id.
+
+        workflow: (name, basic_type) pairs instead of the standard workflow and hired stage;
+        it must have exactly one stage of basic type "hired".
+        """
         if visibility not in VISIBILITIES:
             raise ValueError(f"visibility must be one of {', '.join(VISIBILITIES)}")
-        with self._lock:
-            now = _utc(updated_at or self.clock.now())
-            place = next((loc for loc in self._locations.values() if loc.name == location), None)
-            if place is None:
-                place = Location(self._ids.next("location"), location)
-                self._locations[place.id] = place
+        stages = list(workflow or (*STANDARD_STAGES, (hired_stage_name, "hired")))
+        if any(kind not in STAGE_TYPES for _, kind in stages):
+            raise ValueError(f"a stage's basic_type is one of {', '.join(STAGE_TYPES)}")
+        if [kind for _, kind in stages].count("hired") != 1:
+            raise ValueError("a workflow has exactly one hired stage")
+        with self._locked():
+            now = utc(updated_at or self.clock.now())
+            place = self._named(self._locations, Location, "location", location)
+            unit = self._named(self._departments, Department, "department", department)
             opened = now - timedelta(days=90)  # jobs predate their applications
-            job = Job(
-                self._ids.next("job"), title, department, place.id, visibility, [], opened, now
-            )
-            for name in (*STANDARD_STAGES, hired_stage_name):
-                stage = Stage(self._ids.next("stage"), name, job.id, hired=name == hired_stage_name)
+            job = Job(self._ids.next("job"), title, unit.id, place.id, visibility, [], opened, now)
+            for name, kind in stages:
+                stage = Stage(self._ids.next("stage"), name, job.id, kind)
                 self._stages[stage.id] = stage
                 job.stage_ids.append(stage.id)
             self._jobs[job.id] = job
@@ -113,7 +164,9 @@ class PinpointState:
         stage: str = "hired",
         updated_at: datetime | None = None,
         confidential: bool = False,
-        start_date: date | None = None,
+        start_date: DateLike = None,
+        start_on: DateLike = None,
+        offers: Sequence[Mapping[str, Any]] = (),
         phone: str | None = None,
         anonymised: bool = False,
     ) -> str:
@@ -122,14 +175,21 @@ class PinpointState:
         job: a job id or title; default the first (non-)confidential job, per `confidential`.
         cv: True or "pdf" (a pdf_cv), "docx" (a cv), "both", or False/None (no CV).
         stage: "hired" (the job's hired stage, whatever its name), or a stage name or id.
-        start_date: adds an offer with that start date.
+        offers: [{"start_on": date or ISO string or None, "status": "declined"}, ...]; the
+            status defaults to "accepted".
+        start_date: adds an accepted offer starting then (after `offers`).
+        start_on: the application's own start_on attribute.
         anonymised: hide the candidate (no email or phone; names "Candidate" and the id).
+        A hire's hired_at is its updated_at.
         """
         kinds = CV_KINDS["pdf" if cv is True else cv] if cv else ()
-        with self._lock:
+        specs = [_offer_spec(o) for o in offers]
+        if start_date is not None:
+            specs.append((as_date(start_date), "accepted"))
+        with self._locked():
             the_job = self._pick_job(job, confidential)
             stage_id = self._pick_stage(the_job, stage)
-            when = _utc(updated_at or self.clock.now())
+            when = utc(updated_at or self.clock.now())
             app_id = self._ids.next("application")
             if anonymised:
                 first, last, email, phone = "Candidate", app_id, None, None
@@ -147,16 +207,17 @@ class PinpointState:
                 phone,
                 created_at=when - timedelta(days=self._rng.randint(1, 30)),
                 updated_at=when,
+                hired_at=when if self._stages[stage_id].hired else None,
+                start_on=as_date(start_on),
             )
             app.attachments = [self._attachment(kind, first, last) for kind in kinds]
-            if start_date is not None:
-                app.offers.append(Offer(self._ids.next("offer"), start_date))
+            app.offers = [Offer(self._ids.next("offer"), day, status) for day, status in specs]
             self._applications[app_id] = app
             return app_id
 
     def seed_hires(self, count: int, confidential: bool = False) -> list[str]:
         """`count` more hires with seeded names, spread over the (non-)confidential jobs."""
-        with self._lock:
+        with self._locked():
             jobs = [
                 j.id
                 for j in self._jobs.values()
@@ -171,13 +232,139 @@ class PinpointState:
     def move_application(
         self, application_id: str, stage: str, updated_at: datetime | None = None
     ) -> None:
-        """Move an application to a stage ("hired", a name or an id), touching updated_at."""
-        with self._lock:
+        """Move an application to a stage ("hired", a name or an id), touching updated_at.
+
+        Entering the hired stage sets hired_at to the move's time; leaving it clears hired_at
+        (our assumption: the contract only says it is null until hired).
+        """
+        with self._locked():
             app = self._application(application_id)
-            app.stage_id = self._pick_stage(self._job(app.job_id), stage)
-            app.updated_at = _utc(updated_at or self.clock.now())
+            stage_id = self._pick_stage(self._job(app.job_id), stage)
+            self._move(app, stage_id, utc(updated_at or self.clock.now()))
+
+    def schedule_move(
+        self,
+        application_id: str,
+        stage: str,
+        *,
+        at: datetime | None = None,
+        after_seconds: float | None = None,
+    ) -> datetime:
+        """Move an application when the simulator clock reaches `at` (or now + after_seconds).
+
+        The move is applied lazily, on the first read or write after that time, with updated_at
+        (and hired_at) set to the scheduled time. Returns that time.
+        """
+        if (at is None) == (after_seconds is None):
+            raise ValueError("give exactly one of at and after_seconds")
+        with self._locked():
+            app = self._application(application_id)
+            stage_id = self._pick_stage(self._job(app.job_id), stage)
+            when = utc(at) if at is not None else self.clock.now()
+            if after_seconds is not None:
+                when = utc(when + timedelta(seconds=after_seconds))
+            self._move_count += 1
+            heapq.heappush(
+                self._moves, ScheduledMove(when, self._move_count, application_id, stage_id)
+            )
+            return when
+
+    def delete_application(self, application_id: str) -> None:
+        """Remove an application, its comments and its pending moves: 404 everywhere after."""
+        with self._locked():
+            app = self._application(application_id)
+            del self._applications[app.id]
+            for comment_id in self._comments_of.pop(app.id, []):
+                del self._comments[comment_id]
+            self._moves = [m for m in self._moves if m.application_id != app.id]
+            heapq.heapify(self._moves)
+
+    def add_comment(
+        self, application_id: str, body_text: str, *, created_at: datetime | None = None
+    ) -> str:
+        """A comment on an application, as if posted earlier (not audited). Returns its id."""
+        with self._locked():
+            self._application(application_id)
+            moment = utc(created_at) if created_at else self.clock.now()
+            comment = Comment(self._ids.next("comment"), application_id, body_text, moment)
+            self._comments[comment.id] = comment
+            self._comments_of.setdefault(application_id, []).append(comment.id)
+            return comment.id
+
+    def set_start_on(self, application_id: str, start_on: DateLike, *, touch: bool = True) -> None:
+        """Set the application's own start_on; `touch` moves its updated_at to now."""
+        with self._locked():
+            app = self._application(application_id)
+            app.start_on = as_date(start_on)
+            if touch:
+                app.updated_at = utc(self.clock.now())
+
+    def add_offer(
+        self,
+        application_id: str,
+        start_on: DateLike = None,
+        status: str = "pending",
+        *,
+        touch: bool = True,
+    ) -> str:
+        """Add an offer to an application. Returns the offer id."""
+        day, status = _offer_spec({"start_on": start_on, "status": status})
+        with self._locked():
+            app = self._application(application_id)
+            offer = Offer(self._ids.next("offer"), day, status)
+            app.offers.append(offer)
+            if touch:
+                app.updated_at = utc(self.clock.now())
+            return offer.id
+
+    def update_offer(
+        self,
+        offer_id: str,
+        *,
+        status: str | None = None,
+        start_on: DateLike = None,
+        touch: bool = True,
+    ) -> None:
+        """Change an offer's status and/or start_on (None: unchanged)."""
+        if status is not None and status not in OFFER_STATUSES:
+            raise ValueError(f"an offer's status is one of {', '.join(OFFER_STATUSES)}")
+        with self._locked():
+            app, offer = next(
+                ((a, o) for a in self._applications.values() for o in a.offers if o.id == offer_id),
+                (None, None),
+            )
+            if app is None or offer is None:
+                raise KeyError(f"no offer {offer_id!r}")
+            if status is not None:
+                offer.status = status
+            if start_on is not None:
+                offer.start_on = as_date(start_on)
+            if touch:
+                app.updated_at = utc(self.clock.now())
 
     # -- internals (call with the lock held) --
+
+    def _move(self, app: Application, stage_id: str, when: datetime) -> None:
+        was_hired = self._stages[app.stage_id].hired
+        app.stage_id = stage_id
+        app.updated_at = when
+        if not self._stages[stage_id].hired:
+            app.hired_at = None
+        elif not was_hired or app.hired_at is None:
+            app.hired_at = when
+
+    def _named(
+        self,
+        table: dict[str, Any],
+        kind: type[Location] | type[Department],
+        id_kind: str,
+        name: str,
+    ) -> Any:
+        found = next((row for row in table.values() if row.name == name), None)
+        if found is None:
+            found = kind(self._ids.next(id_kind), name)
+            table[found.id] = found
+        return found
 
     def _job(self, job_id: str) -> Job:
         try:
@@ -226,8 +413,11 @@ class PinpointState:
         return attachment
 
 
-def _utc(moment: datetime) -> datetime:
-    """Whole seconds in UTC; a naive time is taken as UTC."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).replace(microsecond=0)
+def _offer_spec(spec: Mapping[str, Any]) -> tuple[date | None, str]:
+    unknown = set(spec) - {"start_on", "status"}
+    if unknown:
+        raise ValueError(f"an offer has start_on and status, not {', '.join(sorted(unknown))}")
+    status = spec.get("status", "accepted")
+    if status not in OFFER_STATUSES:
+        raise ValueError(f"an offer's status is one of {', '.join(OFFER_STATUSES)}")
+    return as_date(spec.get("start_on")), str(status)

@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+STAGE_TYPES = ("applied", "review", "interview", "offer", "hired", "rejected")
+VISIBILITIES = ("external", "internal", "private_job", "confidential")
+OFFER_STATUSES = ("accepted", "pending", "declined", "withdrawn")  # pinpoint.md: [assumed]
+
 
 @dataclass
 class Location:
@@ -14,18 +18,28 @@ class Location:
 
 
 @dataclass
-class Stage:
+class Department:
     id: str
     name: str
+
+
+@dataclass
+class Stage:
+    id: str
+    name: str  # customers rename stages; the basic type stays
     job_id: str
-    hired: bool  # the simulator's own truth; clients must find it by name or id
+    basic_type: str  # one of STAGE_TYPES
+
+    @property
+    def hired(self) -> bool:
+        return self.basic_type == "hired"
 
 
 @dataclass
 class Job:
     id: str
     title: str
-    department: str
+    department_id: str
     location_id: str
     visibility: str  # external | internal | private_job | confidential
     stage_ids: list[str]
@@ -45,7 +59,8 @@ class Attachment:
 @dataclass
 class Offer:
     id: str
-    start_date: date
+    start_on: date | None
+    status: str = "accepted"  # one of OFFER_STATUSES; only "accepted" counts
 
 
 @dataclass
@@ -61,6 +76,18 @@ class Application:
     updated_at: datetime
     attachments: list[Attachment] = field(default_factory=list)
     offers: list[Offer] = field(default_factory=list)
+    hired_at: datetime | None = None  # set on entering a hired stage, cleared on leaving it
+    start_on: date | None = None  # the application's own start date, besides its offers
+
+
+@dataclass(order=True)
+class ScheduledMove:
+    """A move that happens when the simulator clock reaches `at` (applied lazily)."""
+
+    at: datetime
+    order: int  # ties at one moment keep their scheduling order
+    application_id: str = field(compare=False)
+    stage_id: str = field(compare=False)
 
 
 @dataclass
@@ -85,7 +112,7 @@ class Employee:
 
 @dataclass
 class Document:
-    id: int
+    id: str  # a string in every answer, as the recorded upload answer shows
     employee_id: str
     folder: str  # shared | confidential
     name: str
@@ -98,7 +125,7 @@ class Document:
 
 @dataclass
 class ListItem:
-    id: str
+    id: int  # a number in named-list answers [doc]
     name: str
     archived: bool = False
     children: list[ListItem] = field(default_factory=list)

@@ -9,7 +9,7 @@ import requests
 
 from poller.sandbox import Sandbox
 
-from .helpers import ALL_VISIBILITY, NOW, employee, search_body, start_of_window
+from .helpers import ALL_VISIBILITY, NOW, control, employee, search_body, start_of_window
 
 
 def test_audit_counts(sb: Sandbox, pp: requests.Session, bob: requests.Session) -> None:
@@ -65,13 +65,6 @@ def test_audit_never_records_query_strings(sb: Sandbox, pp: requests.Session) ->
     ).json()
     requests.get(body["data"]["attributes"]["attachments"][0]["url"], timeout=5)
     assert all("?" not in e.path and "Signature" not in e.path for e in sb.audit().entries)
-
-
-def control(sb: Sandbox, api: str, path: str, body: Any = None) -> requests.Response:
-    origin = sb.pinpoint_origin if api == "pinpoint" else sb.hibob_origin
-    if body is None:
-        return requests.get(f"{origin}/_sandbox/{path}", timeout=5)
-    return requests.post(f"{origin}/_sandbox/{path}", json=body, timeout=5)
 
 
 def test_control_plane_faults_over_http(sb: Sandbox, bob: requests.Session) -> None:
