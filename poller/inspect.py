@@ -6,7 +6,7 @@ import csv
 import json
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from poller.ledger import Event, Ledger, Record, utcnow
@@ -35,7 +35,7 @@ def _text(value: Any) -> str:
 
 
 def _jsonable(rec: Record) -> dict[str, Any]:
-    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in rec.as_dict().items()}
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in rec.as_dict().items()}
 
 
 def render_rows(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import click
 
@@ -54,6 +55,9 @@ HIBOB_UNCHECKED = (
 )
 
 
+T = TypeVar("T")
+
+
 @dataclass
 class Report:
     problems: list[str] = field(default_factory=list)
@@ -82,19 +86,17 @@ class _KeyRejected(Exception):
     """Pinpoint refused the key itself (401), or the integration (403 on the first read)."""
 
 
-def _probe(report: Report, what: str, scope: str, read: Callable[[], object]) -> bool:
-    """One read that proves one scope; False (and a problem line) when it fails."""
+def _probe(report: Report, what: str, scope: str, read: Callable[[], T]) -> T | None:
+    """One read that proves one scope: its result, or None (and a problem line)."""
     try:
-        read()
+        return read()
     except AuthError as exc:
         if exc.status != 403:
             raise _KeyRejected(_auth_message(exc, PINPOINT_AUTH, str(exc))) from None
         report.problem(SCOPE_MISSING.format(what=what, scope=scope))
-        return False
     except PollerError as exc:
         report.problem(f"Pinpoint {what} failed: {exc}")
-        return False
-    return True
+    return None
 
 
 def check_pinpoint(settings: Settings, report: Report) -> list[Job] | None:
@@ -112,22 +114,21 @@ def check_pinpoint(settings: Settings, report: Report) -> list[Job] | None:
             report.problem(f"Pinpoint could not be reached: {exc}")
             return None
         with_stages = _probe(report, "the jobs' stages", "Stages: read", client.list_jobs)
-        if with_stages:
-            jobs = client.list_jobs()
         _probe_applications(client, report)
     except _KeyRejected as rejected:
         report.problem(str(rejected))
         return None
     report.remind(PINPOINT_UNCHECKED)
-    check_hired_stages(settings, jobs if with_stages else [], report)
-    return jobs
+    check_hired_stages(settings, with_stages or [], report)
+    return with_stages or jobs
 
 
 def _probe_applications(client: PinpointClient, report: Report) -> None:
     sample: list[str] = []
 
-    def applications() -> None:
+    def applications() -> bool:
         sample.extend(client.sample_application_ids())
+        return True
 
     if not _probe(report, "to list applications", "Applications: read", applications):
         return

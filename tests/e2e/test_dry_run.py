@@ -69,11 +69,12 @@ def test_dry_run_prints_every_payload_and_writes_nothing(tmp_path: Path) -> None
 
         audit = sb.audit()
         assert audit.write_requests() == 0  # no POST of any kind, not even a search
-        assert audit.requests("hibob") == 0
+        # HiBob is only read: its lists, to show what the title and department checks would
+        # do. Hires are listed by stage type: no /jobs.
         assert set(audit.requests_by_endpoint()) == {
-            "pinpoint GET /jobs",
             "pinpoint GET /applications",
             "pinpoint GET /applications/{id}",
+            "hibob GET /company/named-lists/{name}",
         }
     assert not db.exists()  # the ledger is never created by a dry run
 

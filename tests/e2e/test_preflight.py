@@ -19,6 +19,10 @@ def sandbox() -> Iterator[Sandbox]:
         yield sb
 
 
+def lines_of(kind: str, lines: list[str]) -> list[str]:
+    return [line.removeprefix(kind).strip() for line in lines if line.startswith(kind)]
+
+
 def check(
     tmp_path: Path,
     sb: Sandbox,
@@ -30,24 +34,34 @@ def check(
     out = poller("check", config=cfg, env={**secrets_env(sb), **secrets})
     assert "Traceback" not in out.stderr, out.stderr
     lines = out.stdout.splitlines()
-    problems = [
-        line.removeprefix("problem").strip() for line in lines if line.startswith("problem")
-    ]
+    problems = lines_of("problem", lines)
     # The last line counts the problems: one line per problem, each listed above it.
     assert lines[-1] == (f"{len(problems)} problem(s)" if problems else "all checks passed")
     return out.returncode, problems, lines
 
 
-def test_all_good_exits_0_after_one_read_of_each_api(tmp_path: Path, sandbox: Sandbox) -> None:
+def test_all_good_exits_0_after_one_read_of_each_scope(tmp_path: Path, sandbox: Sandbox) -> None:
     code, problems, lines = check(tmp_path, sandbox)
     assert (code, problems) == (0, [])
-    assert any("Pinpoint: key accepted" in line for line in lines)
-    assert any("HiBob: 3 sites" in line for line in lines)
+    assert any("Pinpoint: key accepted; 6 job(s); hires found by stage type" in x for x in lines)
+    assert any("HiBob: 3 sites, 7 departments, 9 titles" in line for line in lines)
+    # The seeded world's two confidential jobs have titles HiBob's list lacks: hires there
+    # are created without a title (the default), so these warn rather than fail.
+    assert lines_of("warning", lines) == [
+        f"Pinpoint job title {title!r} is not a HiBob title{near}: hires at job {job} are "
+        "created without a title; map it in mapping.title_map"
+        for title, near, job in (
+            ("Head of Security", "", 20),
+            ("Sales Director", "", 22),
+        )
+    ]
     audit = sandbox.audit()
     assert audit.requests_by_endpoint() == {
-        "hibob GET /company/named-lists/{name}": 2,  # site and department
+        "hibob GET /company/named-lists/{name}": 3,  # site, department and title
         "hibob POST /people/search": 1,  # the read permission; a POST, but a read
-        "pinpoint GET /jobs": 1,
+        "pinpoint GET /jobs": 2,  # Jobs: read, then Stages: read
+        "pinpoint GET /applications": 4,  # Applications: read, then offers, locations, departments
+        "pinpoint GET /comments": 1,  # Comments: read
     }
     assert audit.employees_created_per_email() == {} and audit.comments_per_application() == {}
     assert not Path(tmp_path, "p.db").exists()  # check never touches the ledger
@@ -105,27 +119,72 @@ def test_mapped_values_missing_from_hibob_lists_get_suggestions(
 ) -> None:
     mapping = {
         "site_map": {"London, United Kingdom": "Londn", "New York, United States": "New York"},
-        "default_site": "berlin",
+        "default_site": "berlin",  # HiBob matches sites ignoring case: not a problem
         "department_map": {"Product": "Enginering", "Ops": "Paris Office"},
+        "title_map": {"Head of Security": "Security Lead"},
     }
     code, problems, _ = check(tmp_path, sandbox, {"mapping": mapping})
     assert code == 1
     assert problems == [
         "mapping.site_map['London, United Kingdom'] = 'Londn' is not a HiBob site; closest: London",
-        "mapping.default_site = 'berlin' is not a HiBob site; closest: Berlin",
         "mapping.department_map['Product'] = 'Enginering' is not a HiBob department; "
         "closest: Engineering",
         "mapping.department_map['Ops'] = 'Paris Office' is not a HiBob department",
+        "mapping.title_map['Head of Security'] = 'Security Lead' is not a HiBob title",
+    ]
+
+
+def test_a_missing_scope_a_missing_title_and_a_site_in_other_case(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """The first two are reported by name; the third is not reported at all."""
+    sandbox.pinpoint.configure({"missing_scopes": ["comments:read"]})
+    mapping = {"default_site": "LONDON", "on_unknown_title": "fail"}
+    code, problems, lines = check(tmp_path, sandbox, {"mapping": mapping})
+    assert code == 1
+    assert problems == [
+        "Pinpoint refused to list comments (403): the API key lacks Comments: read; in "
+        "Pinpoint, Settings > API Keys, give this key Comments: read",
+        "Pinpoint job title 'Head of Security' is not a HiBob title: hires at job 20 would "
+        "fail; map it in mapping.title_map",
+        "Pinpoint job title 'Sales Director' is not a HiBob title: hires at job 22 would "
+        "fail; map it in mapping.title_map",
+    ]
+    assert not any("LONDON" in line or "site" in line.casefold() for line in problems)
+    assert any("HiBob: token accepted" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("scope", "what", "named"),
+    [
+        ("stages:read", "the jobs' stages", "Stages: read"),
+        ("applications:read", "to list applications", "Applications: read"),
+        ("offers:read", "to include offers", "Offers: read"),
+        ("locations:read", "to include job locations", "Locations: read"),
+        ("departments:read", "to include job departments", "Departments: read"),
+    ],
+)
+def test_each_missing_read_scope_is_named(
+    tmp_path: Path, sandbox: Sandbox, scope: str, what: str, named: str
+) -> None:
+    sandbox.pinpoint.configure({"missing_scopes": [scope]})
+    code, problems, _ = check(tmp_path, sandbox)
+    assert code == 1
+    assert problems == [
+        f"Pinpoint refused {what} (403): the API key lacks {named}; in Pinpoint, Settings > "
+        f"API Keys, give this key {named}"
     ]
 
 
 def test_job_without_a_configured_hired_stage(tmp_path: Path, sandbox: Sandbox) -> None:
     job = sandbox.pinpoint.add_job("Closer", "Sales", hired_stage_name="Signed")
-    code, problems, _ = check(tmp_path, sandbox)
+    narrow = {"hired_stage_names": ["Hired", "Offer Accepted"]}
+    code, problems, _ = check(tmp_path, sandbox, {"pinpoint": narrow})
     assert code == 1
     assert problems == [
-        f"Pinpoint job {job} (Closer) has no hired stage among its stages (Rejected, Applied, "
-        "Review, Interview, Signed): add its hired stage's name to pinpoint.hired_stage_names"
+        f"Pinpoint job {job} (Closer) has no hired stage among its stages (Applied, Review, "
+        "Interview, Offer, Rejected, Signed): add its hired stage's name to "
+        "pinpoint.hired_stage_names"
     ]
     names = {"hired_stage_names": ["Hired", "Offer Accepted", "signed"]}  # case is ignored
     code, problems, _ = check(tmp_path, sandbox, {"pinpoint": names})

@@ -183,7 +183,7 @@ def test_an_application_that_is_404_fails_and_the_batch_goes_on(
     assert poller.ledger.counts()["done"] == 19
 
 
-def test_a_create_rejected_with_a_non_duplicate_400(tmp_path: Path, db_url: str) -> None:
+def test_a_site_hibob_lacks_fails_the_row_before_any_create(tmp_path: Path, db_url: str) -> None:
     with Sandbox(seed=5, hires=0) as sb:
         job = sb.pinpoint.add_job("Designer", "Engineering", "Lisbon, Portugal")
         bad = sb.pinpoint.add_hire("Rui", "Costa", "rui@example.com", job=job)
@@ -195,10 +195,27 @@ def test_a_create_rejected_with_a_non_duplicate_400(tmp_path: Path, db_url: str)
             p.settle()
             row = p.ledger.get(bad)
             assert row is not None and row.state == "failed" and row.attempts == 1
-            assert "HTTP 400" in (row.last_error or "") and "Lisbon" in (row.last_error or "")
-            assert row.last_error_step == "employee"
+            error = row.last_error or ""
+            assert "'Lisbon' is not in HiBob's site list" in error and "site_map" in error
+            assert row.last_error_step == "map"
             assert p.ledger.get(good).state == "done"  # type: ignore[union-attr]
             assert sb.audit().employees_created_per_email() == {"ana@example.com": 1}
+            assert sb.audit().requests_by_endpoint()["hibob POST /people"] == 1
+        finally:
+            p.close()
+
+
+def test_a_create_rejected_with_a_non_duplicate_400(tmp_path: Path, db_url: str) -> None:
+    with Sandbox(seed=5, hires=0) as sb:
+        bad = sb.pinpoint.add_hire("Rui", "Costa", "rui@example.com")
+        sb.hibob.faults.set("POST /people", error_rate="always", error_status=400, times=1)
+        p = make_poller(tmp_path, sb, db_url, {"worker": {"concurrency": 1}})
+        try:
+            p.settle()
+            row = p.ledger.get(bad)
+            assert row is not None and row.state == "failed" and row.attempts == 1
+            assert "HTTP 400" in (row.last_error or "") and row.last_error_step == "employee"
+            assert sb.audit().employees_created_per_email() == {}
         finally:
             p.close()
 
