@@ -53,3 +53,27 @@ def test_a_store_that_fails_the_record_does_not_fail_the_cycle(
             assert status_data(poller.ledger)["last_cycle_at"] is None
         finally:
             poller.close()
+
+
+def test_poller_web_exits_1_when_its_port_is_taken_or_the_schema_is_old(tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.e2e.webserver import POLLER, clean_env, web_server
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/p.db"\n')
+    cmd = [*POLLER, "--config", str(config), "web"]
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*cmd, *args], capture_output=True, text=True, env=clean_env(), timeout=60, check=False
+        )
+
+    old = run()
+    assert old.returncode == 1 and "poller db upgrade" in old.stderr
+    subprocess.run([*POLLER, "--config", str(config), "db", "upgrade"], check=True,
+                   capture_output=True, env=clean_env(), timeout=60)
+    with web_server(config) as web:
+        port = web.url.rsplit(":", 1)[1]
+        taken = run("--port", port)
+    assert taken.returncode == 1
+    assert f"can't listen on 127.0.0.1:{port}" in taken.stderr and "Traceback" not in taken.stderr
