@@ -55,11 +55,12 @@ def _load(ctx: click.Context, overrides: dict[str, dict[str, object]] | None = N
     return settings
 
 
-def _ledger(settings: Settings, *, migrate: bool = False) -> Ledger:
+def _ledger(settings: Settings, *, migrate: bool = False, read_only: bool = False) -> Ledger:
+    """The ledger at the current schema (migrated first when ``migrate``), or exit 1."""
     from poller.errors import StoreError
     from poller.wiring import build_ledger
 
-    ledger = build_ledger(settings)
+    ledger = build_ledger(settings, read_only=read_only)
     try:
         if migrate:
             ledger.migrate_if_needed()
@@ -269,6 +270,39 @@ def preview(ctx: click.Context, application_id: str) -> None:
     settings = _load(ctx)
     _require_secrets(settings)
     sys.exit(preview_one(settings, application_id))
+
+
+@main.command()
+@click.option("--host", metavar="H", help="Address to listen on (default: web.host, 127.0.0.1).")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), metavar="P", help="Port (default: web.port, 8080)."
+)
+@click.pass_context
+def web(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the read-only status page (GET and HEAD only) until Ctrl-C or SIGTERM.
+
+    A host other than loopback needs POLLER_WEB_TOKEN (or POLLER_WEB_TOKEN_FILE); with a
+    token, every request needs HTTP Basic auth with it as the password (any user name).
+    """
+    from poller.errors import ConfigError
+    from poller.web.serve import check_bind, serve
+
+    settings = _load(ctx, overrides={"web": {"host": host, "port": port}})
+    try:  # before the database is touched: a refused bind is a usage error
+        check_bind(settings.web.host, has_token=settings.web_token is not None)
+    except ConfigError as exc:
+        _config_exit(exc)
+    ledger = _ledger(settings, read_only=True)
+
+    def listening(urls: list[str]) -> None:
+        click.echo(f"status page: {' '.join(urls)} (read-only; Ctrl-C stops)")
+
+    try:
+        serve(settings, ledger, on_listening=listening)
+    except OSError as exc:
+        _die(f"can't listen on {settings.web.host}:{settings.web.port}: {exc.strerror or exc}")
+    finally:
+        ledger.dispose()
 
 
 @main.command()

@@ -9,9 +9,9 @@ Why the layering is done here rather than by pydantic-settings' sources: those s
 first bad env value and lose track of which layer a value came from, and both are part of the
 contract ("every problem listed", naming its source).
 
-Secrets (``PINPOINT_API_KEY``, ``HIBOB_BASE64_TOKEN``, or their ``*_FILE`` forms) come only
-from the environment; a secret-looking key in config.toml is an error. Loaded secrets are
-registered with ``poller.redact`` at once, so they are masked in every log line.
+Secrets (``PINPOINT_API_KEY``, ``HIBOB_BASE64_TOKEN``, ``POLLER_WEB_TOKEN``, or their ``*_FILE``
+forms) come only from the environment; a secret-looking key in config.toml is an error. Loaded
+secrets are registered with ``poller.redact`` at once, so they are masked in every log line.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ __all__ = [
     "ScheduleSettings",
     "ServerSettings",
     "Settings",
+    "WebSettings",
     "WorkerSettings",
     "is_loopback_host",
     "load_settings",
@@ -66,7 +67,11 @@ __all__ = [
 DEFAULT_CONFIG_PATH = "config.toml"
 ENV_PREFIX = "POLLER_"
 # Settings attribute -> env var holding it (the names of the original integration).
-SECRET_ENV = {"pinpoint_api_key": "PINPOINT_API_KEY", "hibob_base64_token": "HIBOB_BASE64_TOKEN"}
+SECRET_ENV = {
+    "pinpoint_api_key": "PINPOINT_API_KEY",
+    "hibob_base64_token": "HIBOB_BASE64_TOKEN",
+    "web_token": "POLLER_WEB_TOKEN",  # `poller web`: the password of its HTTP Basic auth
+}
 _SECRET_KEY = re.compile(r"(?i)(api_?key|token|password|passwd|secret|credential)")
 _FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
@@ -316,6 +321,15 @@ class ServerSettings(_Section):
     port: int = Field(default=8000, ge=0, le=65535)  # 0 = off
 
 
+class WebSettings(_Section):
+    """`poller web`, the read-only status page. Loopback by default: anything else needs
+    POLLER_WEB_TOKEN (checked by poller.web.serve, where the token is known)."""
+
+    host: NonEmptyStr = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)  # 0 = any free port (printed at start)
+    page_size: int = Field(default=50, ge=1, le=500)  # rows per page of /applications
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "text", "auto"] = "auto"
@@ -341,6 +355,7 @@ class ConfigFile(_Section):
     mapping: MappingSettings = MappingSettings()
     cv: CVSettings = CVSettings()
     server: ServerSettings = ServerSettings()
+    web: WebSettings = WebSettings()
     logging: LoggingSettings = LoggingSettings()
 
 
@@ -349,6 +364,7 @@ class Settings(ConfigFile):
 
     pinpoint_api_key: SecretStr | None = None
     hibob_base64_token: SecretStr | None = None
+    web_token: SecretStr | None = None
     config_path: str | None = None
 
     def require_secrets(self, *, pinpoint: bool = True, hibob: bool = True) -> None:
@@ -358,7 +374,7 @@ class Settings(ConfigFile):
             f"{var}: not set (set the env var {var}, or {var}_FILE to the path of a file "
             "holding it)"
             for attr, var in SECRET_ENV.items()
-            if wanted[attr] and getattr(self, attr) is None
+            if wanted.get(attr) and getattr(self, attr) is None
         ]
         if problems:
             raise ConfigError(problems)
@@ -368,6 +384,8 @@ class Settings(ConfigFile):
         values = [
             s.get_secret_value() for s in (self.pinpoint_api_key, self.hibob_base64_token) if s
         ]
+        if self.web_token is not None:
+            values.append(self.web_token.get_secret_value())
         if self.hibob_base64_token is not None:
             try:
                 decoded = base64.b64decode(
@@ -435,7 +453,11 @@ def _secret_key_problems(data: Mapping[str, Any], label: str) -> list[str]:
 
 
 def _secret_env_hint(section: str) -> str:
-    return {"pinpoint": "PINPOINT_API_KEY", "hibob": "HIBOB_BASE64_TOKEN"}.get(
+    return {
+        "pinpoint": "PINPOINT_API_KEY",
+        "hibob": "HIBOB_BASE64_TOKEN",
+        "web": "POLLER_WEB_TOKEN",
+    }.get(
         section, "PINPOINT_API_KEY / HIBOB_BASE64_TOKEN"
     )
 

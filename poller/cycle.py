@@ -16,11 +16,19 @@ import structlog
 from poller import metrics
 from poller.discovery import Discovery, DiscoveryResult
 from poller.errors import PollerError, StoreError
+from poller.redact import redact
 from poller.sync import CycleAborted, Services, process
 
 log = structlog.get_logger("poller.cycle")
 
 PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+# poller_state keys: how the last cycle ended, for `poller status` and the status page.
+LAST_CYCLE_AT, LAST_CYCLE_OUTCOME, LAST_CYCLE_ERROR = (
+    "last_cycle_at",
+    "last_cycle_outcome",
+    "last_cycle_error",
+)
 
 
 @dataclass
@@ -69,6 +77,7 @@ class Cycle:
             structlog.contextvars.unbind_contextvars("cycle_id")
         result.duration_s = round(time.monotonic() - started, 3)
         self._record_metrics(result)
+        self._record_outcome(result)
         level = log.info if result.ok else log.error
         level(
             "cycle.finished",
@@ -124,6 +133,20 @@ class Cycle:
             if err is not None:  # StoreError from a claim, or a bug in the pool itself
                 raise err
         return outcomes
+
+    def _record_outcome(self, result: CycleResult) -> None:
+        """One short upsert; a store that is down (often why the cycle failed) only warns."""
+        try:
+            self.svc.ledger.set_state(
+                {
+                    LAST_CYCLE_AT: self.svc.clock().isoformat(),
+                    LAST_CYCLE_OUTCOME: "ok" if result.ok else "error",
+                    # Already safe to log; redacted again since it is stored and shown.
+                    LAST_CYCLE_ERROR: redact(result.error or "")[:500],
+                }
+            )
+        except StoreError:
+            log.warning("cycle.outcome_not_recorded", cycle_id=result.cycle_id)
 
     def _record_metrics(self, result: CycleResult) -> None:
         metrics.cycles_total.labels(outcome="ok" if result.ok else "error").inc()

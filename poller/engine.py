@@ -27,8 +27,18 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(
-    url: str, *, pool_size: int = 5, ping_after_idle_s: float = PING_AFTER_IDLE_S
+    url: str,
+    *,
+    pool_size: int = 5,
+    ping_after_idle_s: float = PING_AFTER_IDLE_S,
+    read_only: bool = False,
 ) -> Engine:
+    """``read_only``: the database refuses writes on these connections (the status page's).
+
+    SQLite: ``PRAGMA query_only`` and a plain (deferred) BEGIN, so that a reader takes no
+    write lock and, under WAL, never waits for the poller nor makes it wait. PostgreSQL:
+    ``default_transaction_read_only`` for the session.
+    """
     url = normalise_url(url)
     if url.startswith("sqlite"):
         # A pooled connection per worker: reconnecting per transaction re-ran the pragmas and
@@ -41,9 +51,16 @@ def make_engine(
             **({} if memory else {"pool_size": pool_size, "max_overflow": pool_size}),
             connect_args={"timeout": 30},
         )
-        _sqlite_pragmas(engine)
+        _sqlite_pragmas(engine, read_only=read_only)
         return engine
-    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    read_only_session = {"options": "-c default_transaction_read_only=on"}
+    engine = create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=1800,
+        **({"connect_args": read_only_session} if read_only else {}),
+    )
     _ping_if_idle(engine, ping_after_idle_s)
     return engine
 
@@ -77,7 +94,7 @@ def _ping_if_idle(engine: Engine, after_s: float) -> None:
             raise DisconnectionError("idle connection failed its ping")
 
 
-def _sqlite_pragmas(engine: Engine) -> None:
+def _sqlite_pragmas(engine: Engine, *, read_only: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Drive transactions ourselves so that BEGIN IMMEDIATE takes the write lock up front:
@@ -88,16 +105,23 @@ def _sqlite_pragmas(engine: Engine) -> None:
         _wal_mode(cur)
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
+        if read_only:
+            cur.execute("PRAGMA query_only=ON")
         cur.close()
 
     # BEGIN IMMEDIATE through the dialect's own begin hook, not a "begin" event: any
     # connection event listener sends every statement down SQLAlchemy's event-dispatch path
     # (about a sixth of the ledger's CPU, python -m bench.ledger_cost).
-    engine.dialect.do_begin = _begin_immediate  # type: ignore[method-assign, assignment]
+    begin = _begin_deferred if read_only else _begin_immediate
+    engine.dialect.do_begin = begin  # type: ignore[method-assign, assignment]
 
 
 def _begin_immediate(dbapi_conn: Any) -> None:
     dbapi_conn.execute("BEGIN IMMEDIATE")
+
+
+def _begin_deferred(dbapi_conn: Any) -> None:
+    dbapi_conn.execute("BEGIN")
 
 
 def _wal_mode(cur: Any) -> None:

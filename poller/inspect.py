@@ -100,12 +100,16 @@ def _rich_table(rows: Sequence[Record], out: Any) -> None:
 
 
 def status_data(ledger: Ledger) -> dict[str, Any]:
+    from poller.cycle import LAST_CYCLE_AT, LAST_CYCLE_ERROR, LAST_CYCLE_OUTCOME
     from poller.discovery import FIRST_CYCLE, LAST_POLL, WATERMARK
 
     state = ledger.get_state()
     oldest = ledger.oldest_pending()
     return {
         "counts": ledger.counts(),
+        "last_cycle_at": state.get(LAST_CYCLE_AT),
+        "last_cycle_outcome": state.get(LAST_CYCLE_OUTCOME),
+        "last_cycle_error": state.get(LAST_CYCLE_ERROR) or None,
         "last_successful_poll": state.get(LAST_POLL),
         "watermark": state.get(WATERMARK),
         "first_cycle_at": state.get(FIRST_CYCLE),
@@ -126,6 +130,7 @@ def status_report(ledger: Ledger, fmt: str) -> str:
     lines.append(
         f"  ({counts['baseline']} baseline: hires from before the first run, left alone on purpose)"
     )
+    lines.append(f"Last cycle:           {last_cycle_text(data)}")
     lines.append(f"Last successful poll: {data['last_successful_poll'] or 'never'}")
     lines.append(f"Watermark:            {data['watermark'] or 'none yet'}")
     oldest = data["oldest_pending_since"]
@@ -135,6 +140,46 @@ def status_report(ledger: Ledger, fmt: str) -> str:
         else "Oldest pending:       none"
     )
     return "\n".join(lines)
+
+
+def last_cycle_text(data: dict[str, Any]) -> str:
+    """"<time> ok", "<time> error: <why>", or "none recorded" (before the first cycle)."""
+    if not data.get("last_cycle_at"):
+        return "none recorded"
+    text = f"{data['last_cycle_at']} {data.get('last_cycle_outcome') or '?'}"
+    return f"{text}: {_text(data['last_cycle_error'])}" if data.get("last_cycle_error") else text
+
+
+# What `poller show` prints, in pieces that the status page (poller.web) renders the same way.
+def row_fields(rec: Record) -> list[tuple[str, str]]:
+    """Every column of the row, as (name, text)."""
+    return [(k, _text(v)) for k, v in rec.as_dict().items()]
+
+
+def row_notes(rec: Record) -> list[str]:
+    """Warnings a person reading the row should see."""
+    notes = []
+    if rec.comment_started_at and not rec.pinpoint_comment_id:
+        notes.append(
+            "a comment was being posted when the last attempt stopped; "
+            "Pinpoint can't list comments, so it may already be there"
+        )
+    return notes
+
+
+def history_rows(events: Sequence[Event]) -> list[dict[str, str]]:
+    """The row's history, one dict of texts per line, oldest first."""
+    return [
+        {
+            "at": e.at.isoformat(timespec="seconds"),
+            "attempt": str(e.attempt),
+            "step": _text(e.step),
+            "outcome": _text(e.outcome),
+            "message": _text(e.message),
+            "worker": _text(e.worker),
+        }
+        for e in events
+    ]
 
 
 def show_row(rec: Record, events: Sequence[Event], fmt: str) -> str:
@@ -152,18 +197,13 @@ def show_row(rec: Record, events: Sequence[Event], fmt: str) -> str:
             for e in events
         ]
         return json.dumps(data, indent=2)
-    width = max(len(k) for k in rec.as_dict())
-    lines = [f"{k:<{width}}  {_text(v)}" for k, v in rec.as_dict().items()]
-    if rec.comment_started_at and not rec.pinpoint_comment_id:
-        lines.append(
-            "note: a comment was being posted when the last attempt stopped; "
-            "Pinpoint can't list comments, so it may already be there"
-        )
+    fields = row_fields(rec)
+    width = max(len(k) for k, _ in fields)
+    lines = [f"{k:<{width}}  {v}" for k, v in fields]
+    lines += [f"note: {note}" for note in row_notes(rec)]
     lines.append("")
     lines.append("history:")
-    for e in events:
-        msg = f"  {e.message}" if e.message else ""
-        lines.append(
-            f"  {e.at.isoformat(timespec='seconds')}  #{e.attempt:<2} {e.step:<9} {e.outcome}{msg}"
-        )
+    for h in history_rows(events):
+        msg = f"  {h['message']}" if h["message"] else ""
+        lines.append(f"  {h['at']}  #{h['attempt']:<2} {h['step']:<9} {h['outcome']}{msg}")
     return "\n".join(lines)

@@ -122,9 +122,10 @@ def _store_errors(fn: Callable[P, T]) -> Callable[P, T]:
 
 
 class Ledger:
-    def __init__(self, url: str, *, pool_size: int = 5) -> None:
+    def __init__(self, url: str, *, pool_size: int = 5, read_only: bool = False) -> None:
+        """``read_only``: every write fails in the database itself (see make_engine)."""
         self.url = normalise_url(url)
-        self.engine = make_engine(self.url, pool_size=pool_size)
+        self.engine = make_engine(self.url, pool_size=pool_size, read_only=read_only)
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:

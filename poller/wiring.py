@@ -16,8 +16,11 @@ def per_minute(limit: float) -> Pacer | None:
     return Pacer(limit / 60.0) if limit > 0 else None
 
 
-def build_ledger(settings: Settings) -> Ledger:
-    return Ledger(settings.database.url, pool_size=settings.worker.concurrency + 2)
+def build_ledger(settings: Settings, *, read_only: bool = False) -> Ledger:
+    """``read_only``: the status page's, whose connections refuse writes."""
+    return Ledger(
+        settings.database.url, pool_size=settings.worker.concurrency + 2, read_only=read_only
+    )
 
 
 def build_http(

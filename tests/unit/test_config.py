@@ -470,3 +470,69 @@ def test_secret_in_env_override_is_an_error() -> None:
 
 def test_settings_type_is_exported() -> None:
     assert isinstance(load_settings(env={}), Settings)
+
+
+# ------------------------------------------------------------------------------ [web]
+
+
+def test_web_defaults_are_loopback_and_no_token() -> None:
+    s = load_settings(env={})
+    assert (s.web.host, s.web.port, s.web.page_size) == ("127.0.0.1", 8080, 50)
+    assert s.web_token is None
+
+
+def test_shipped_config_toml_has_the_web_section() -> None:
+    s = load_settings(str(REPO_ROOT / "config.toml"), env={})
+    assert (s.web.host, s.web.port) == ("127.0.0.1", 8080)
+
+
+def test_web_keys_from_file_env_and_command_line(tmp_path: Path) -> None:
+    path = write(tmp_path, '[web]\nhost = "10.1.2.3"\nport = 9000\n')
+    s = load_settings(path, env={"POLLER_WEB__PORT": "9100"})
+    assert (s.web.host, s.web.port) == ("10.1.2.3", 9100)
+    s = load_settings(path, overrides={"web": {"host": None, "port": 9200}}, env={})
+    assert (s.web.host, s.web.port) == ("10.1.2.3", 9200)
+
+
+def test_web_problems_are_listed_with_the_others(tmp_path: Path) -> None:
+    path = write(tmp_path, "[web]\nport = 70000\nbind = 1\n[worker]\nconcurrency = 0\n")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(path, env={})
+    where = sorted(p.split(":")[0] for p in problems_of(exc))
+    assert where == ["web.bind", "web.port", "worker.concurrency"]
+
+
+def test_web_token_from_env_is_registered_for_redaction() -> None:
+    s = load_settings(env={"POLLER_WEB_TOKEN": " web-token-123 "})
+    assert s.web_token is not None and s.web_token.get_secret_value() == "web-token-123"
+    assert s.secret_values() == ["web-token-123"]
+    assert "web-token-123" not in repr(s)
+    assert redact.redact("password web-token-123") == "password ***"
+    s.require_secrets(pinpoint=False, hibob=False)  # the poller itself never needs it
+
+
+def test_web_token_from_a_file_and_its_problems(tmp_path: Path) -> None:
+    (tmp_path / "tok").write_text("file-token-456\n", encoding="utf-8")
+    s = load_settings(env={"POLLER_WEB_TOKEN_FILE": str(tmp_path / "tok")})
+    assert s.web_token is not None and s.web_token.get_secret_value() == "file-token-456"
+    with pytest.raises(ConfigError) as exc:
+        load_settings(
+            env={"POLLER_WEB_TOKEN": "abcd", "POLLER_WEB_TOKEN_FILE": str(tmp_path / "tok")}
+        )
+    assert problems_of(exc) == [
+        "POLLER_WEB_TOKEN: both POLLER_WEB_TOKEN and POLLER_WEB_TOKEN_FILE are set; set only one"
+    ]
+    with pytest.raises(ConfigError) as exc:
+        load_settings(env={"POLLER_WEB_TOKEN_FILE": str(tmp_path / "missing")})
+    assert problems_of(exc)[0].startswith("POLLER_WEB_TOKEN_FILE: can't read")
+
+
+def test_web_token_in_the_file_or_an_override_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, '[web]\ntoken = "hunter22"\n')
+    with pytest.raises(ConfigError) as exc:
+        load_settings(path, env={"POLLER_WEB__TOKEN": "hunter33"})
+    problems = problems_of(exc)
+    assert problems[0].startswith("web.token: secrets don't belong in the config; set "
+                                  "POLLER_WEB_TOKEN")
+    assert problems[1].startswith("web.token: secrets don't belong here; set POLLER_WEB_TOKEN")
+    assert "hunter2" not in str(exc.value) and "hunter3" not in str(exc.value)
