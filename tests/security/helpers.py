@@ -128,10 +128,10 @@ class CVLinks:
         self.issued: list[str] = []
         self.overrides: dict[str, str] = {}
         self._lock = threading.Lock()
-        render = sb.pinpoint._application_json
+        render = sb.pinpoint._render
 
-        def recording(app: Any, attachments: bool) -> dict[str, Any]:
-            resource = render(app, attachments)
+        def recording(app: Any, paths: set[str], attachments: bool) -> dict[str, Any]:
+            resource = render(app, paths, attachments)
             for item in resource["attributes"].get("attachments", []):
                 with self._lock:
                     if app.id in self.overrides:
@@ -139,7 +139,7 @@ class CVLinks:
                     self.issued.append(item["url"])
             return resource
 
-        monkeypatch.setattr(sb.pinpoint, "_application_json", recording)
+        monkeypatch.setattr(sb.pinpoint, "_render", recording)
 
     def secret_parts(self) -> dict[str, str]:
         """Each issued link's query string, each signature value, and each file token."""
