@@ -63,6 +63,13 @@ def test_one_hostile_answer_costs_one_retry_of_one_row(
             assert first.ok and first.outcomes == {"done": 3}, first
             assert sandbox.audit().comments_per_application() == dict.fromkeys(ids, 1)
             return
+        if endpoint.startswith("POST /docs"):
+            # A 2xx upload answer without a readable id is success once the document is
+            # found by its exact name (hibob.md: the answer's body is undocumented).
+            assert first.ok and first.outcomes == {"done": 3}, first
+            assert all(n == 1 for n in sandbox.audit().documents_per_employee().values())
+            assert len(sandbox.audit().documents_per_employee()) == 3
+            return
         assert first.ok and first.outcomes == {"retry": 1, "done": 2}, first
         retried = [r for r in p.ledger.rows(limit=0) if r.state == "pending"]
         assert len(retried) == 1
@@ -127,7 +134,9 @@ def test_a_hostile_listing_stops_the_cycle_cleanly(
 ) -> None:
     _hires(sandbox, 2)
     sandbox.faults("pinpoint", endpoint, hostile=mode, times=1)
-    p = make_poller(tmp_path, sandbox, f"sqlite:///{tmp_path}/p.db")
+    # Stage names narrow the listing, so /jobs is read too.
+    narrowed = {"pinpoint": {"hired_stage_names": ["Hired"]}}
+    p = make_poller(tmp_path, sandbox, f"sqlite:///{tmp_path}/p.db", narrowed)
     try:
         bad = p.run()
         assert not bad.ok and bad.error and endpoint in bad.error, bad
@@ -164,7 +173,8 @@ def test_ten_megabyte_answers_keep_the_process_small(tmp_path: Path, sandbox: Sa
     peaks = [round(r.max_rss_mb) for r in runs]
     print(f"peak RSS per run (MB): {peaks}")
     assert max(peaks) < RSS_LIMIT_MB
-    assert sum(json.loads(r.stdout.splitlines()[-1])["outcomes"].get("retry", 0) for r in runs) >= 3
+    # The fetch and the create retry; the upload's 2xx is settled by one listing instead.
+    assert sum(json.loads(r.stdout.splitlines()[-1])["outcomes"].get("retry", 0) for r in runs) >= 2
     assert "response larger than" in "".join(r.stderr for r in runs)
     assert len(sandbox.audit().employees_created_per_email()) == len(ids)
 

@@ -104,7 +104,7 @@ def test_no_secret_anywhere_after_a_hostile_batch(
             return run
 
         # A 401 once: the cycle stops (exit 1) and says so, without the key.
-        sb.faults("pinpoint", "GET /jobs", error_rate="always", error_status=401, times=1)
+        sb.faults("pinpoint", "GET /applications", error_rate="always", error_status=401, times=1)
         assert poller("run", "--once").returncode == 1
         assert "401" in runs[-1].stderr
 
