@@ -365,11 +365,5 @@ CRASH_POINTS_BY_STAGE = {
         "checkpoint:cv:already_there",
         "checkpoint:cv:none",
     ],
-    "comment": [
-        "checkpoint:comment:started",
-        "after:comment",
-        "after:comment_list",
-        "checkpoint:comment:adopted",
-        "checkpoint:comment:done",
-    ],
+    "comment": ["checkpoint:comment:started", "after:comment", "checkpoint:comment:done"],
 }

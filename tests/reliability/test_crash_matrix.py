@@ -45,7 +45,10 @@ POINTS = [p for points in CRASH_POINTS_BY_STAGE.values() for p in points]
 # Later occurrences, and crashes on the recovery path of an earlier crash.
 CHAINS = [
     ("after:comment@3",),
-    ("after:comment", "after:comment_list"),  # posted, killed; killed again after finding it
+    # Posted, killed; on the rerun killed again after listing the comments, or after
+    # committing the one it found (points reached only on that recovery path).
+    ("after:comment", "after:comment_list"),
+    ("after:comment", "checkpoint:comment:adopted"),
     ("after:create", "after:search"),  # adopting our own employee, killed mid-adoption
     ("after:doc_upload", "after:doc_list"),  # finding our own CV, killed mid-check
     ("after:create", "checkpoint:employee:created"),
