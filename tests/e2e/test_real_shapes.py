@@ -182,17 +182,14 @@ UNKNOWNS: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("pinpoint", "hibob", "config"), [u[1:] for u in UNKNOWNS], ids=[u[0] for u in UNKNOWNS]
-)
+@pytest.mark.parametrize("unknown", [u[1:] for u in UNKNOWNS], ids=[u[0] for u in UNKNOWNS])
 def test_day_one_whichever_way_the_unknowns_answer(
     tmp_path: Path,
     world: World,
     db_url: str,
-    pinpoint: dict[str, Any],
-    hibob: dict[str, Any],
-    config: dict[str, Any],
+    unknown: tuple[dict[str, Any], dict[str, Any], dict[str, Any]],
 ) -> None:
+    pinpoint, hibob, config = unknown
     world.sb.pinpoint.configure(pinpoint)
     world.sb.hibob.configure(hibob)
     p = run(tmp_path, world, db_url, config)
