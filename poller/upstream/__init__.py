@@ -1,0 +1,1 @@
+"""Everything that speaks HTTP: the transport, pacing, wire models and the clients."""
