@@ -1,13 +1,11 @@
 """Settings: defaults < config.toml < env ``POLLER_<SECTION>__<KEY>`` < CLI overrides; secrets.
 
 Everything is validated once, by pydantic, into frozen models; unknown keys are errors.
-Every problem is collected and raised together as one ``ConfigError``, each line naming the
-key and where its value came from, e.g. ``worker.concurrency: Input should be less than
-or equal to 32 (from env POLLER_WORKER__CONCURRENCY)``.
-
-Why the layering is done here rather than by pydantic-settings' sources: those stop at the
-first bad env value and lose track of which layer a value came from, and both are part of the
-contract ("every problem listed", naming its source).
+``Settings`` is a pydantic-settings ``BaseSettings``; ``load_settings`` builds it from the layers'
+sources in ``poller.config_sources``. Every problem is collected and raised together as one
+``ConfigError``, each line naming the key and where its value came from, e.g.
+``worker.concurrency: Input should be less than or equal to 32 (from env
+POLLER_WORKER__CONCURRENCY)``.
 
 Secrets (``PINPOINT_API_KEY``, ``HIBOB_BASE64_TOKEN``, ``POLLER_WEB_TOKEN``, or their ``*_FILE``
 forms) come only from the environment; a secret-looking key in config.toml is an error. Loaded
@@ -18,30 +16,25 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
-import json
 import os
 import re
-import tomllib
-import typing
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from typing import Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     ValidationInfo,
     field_validator,
 )
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from poller import redact
+from poller.config_types import BaseURL, NonEmptyStr, is_loopback_host
 from poller.errors import ConfigError
 from poller.mapping import reserved_path_conflict, template_names
 
@@ -64,54 +57,13 @@ __all__ = [
     "load_settings",
 ]
 
-DEFAULT_CONFIG_PATH = "config.toml"
-ENV_PREFIX = "POLLER_"
 # Settings attribute -> env var holding it (the names of the original integration).
 SECRET_ENV = {
     "pinpoint_api_key": "PINPOINT_API_KEY",
     "hibob_base64_token": "HIBOB_BASE64_TOKEN",
     "web_token": "POLLER_WEB_TOKEN",  # `poller web`: the password of its HTTP Basic auth
 }
-_SECRET_KEY = re.compile(r"(?i)(api_?key|token|password|passwd|secret|credential)")
 _FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1 (also written as [::1] or ::ffff:127.x.y.z)."""
-    name = host.strip().strip("[]").lower().rstrip(".")
-    if name == "localhost":
-        return True
-    try:
-        addr = ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        return addr.ipv4_mapped.is_loopback
-    return addr.is_loopback
-
-
-def _base_url(value: str) -> str:
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an absolute http(s) URL, e.g. https://api.hibob.com/v1")
-    if parts.username or parts.password:
-        raise ValueError("must not carry credentials; secrets come from the environment")
-    if parts.query or parts.fragment:
-        raise ValueError("must not have a query string or fragment")
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        raise ValueError("must use https (plain http is allowed only for loopback hosts)")
-    return value.strip().rstrip("/")
-
-
-def _stripped_non_empty(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("must not be empty")
-    return value
-
-
-BaseURL = Annotated[str, AfterValidator(_base_url)]
-NonEmptyStr = Annotated[str, AfterValidator(_stripped_non_empty)]
 
 
 class _Section(BaseModel):
@@ -359,8 +311,14 @@ class ConfigFile(_Section):
     logging: LoggingSettings = LoggingSettings()
 
 
-class Settings(ConfigFile):
+class Settings(BaseSettings, ConfigFile):
     """The validated, frozen configuration, plus the secrets (None when not set)."""
+
+    # As the sections: frozen, unknown names refused, defaults trusted; and a section's name
+    # matched exactly by the init-kwargs source too (BaseSettings would ignore case).
+    model_config = SettingsConfigDict(
+        frozen=True, extra="forbid", case_sensitive=True, validate_default=False
+    )
 
     pinpoint_api_key: SecretStr | None = None
     hibob_base64_token: SecretStr | None = None
@@ -402,174 +360,18 @@ class Settings(ConfigFile):
 
         return make_url(self.database.url).render_as_string(hide_password=True)
 
-
-# ---------------------------------------------------------------------------- loading
-
-
-class _Layers:
-    """Merges the layers into one dict and remembers which layer set each (section, key)."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-        self.source: dict[tuple[str, ...], str] = {}
-
-    def add(self, layer: Mapping[str, Any], label: str) -> None:
-        for section, values in layer.items():
-            self.source.setdefault((section,), label)
-            if not isinstance(values, Mapping):
-                self.data[section] = values
-                self.source[(section,)] = label
-                continue
-            merged = self.data.get(section)
-            if not isinstance(merged, dict):  # never the caller's dict: we write into it
-                merged = self.data[section] = {}
-            for key, value in values.items():
-                merged[key] = value
-                self.source[(section, key)] = label
-
-    def label(self, loc: tuple[str | int, ...]) -> str | None:
-        key = tuple(str(p) for p in loc[:2])
-        return self.source.get(key) or self.source.get(key[:1])
-
-
-def _secret_key_problems(data: Mapping[str, Any], label: str) -> list[str]:
-    """Secret-looking keys anywhere but inside the mapping's user-data tables."""
-    problems = []
-    for section, values in data.items():
-        if section == "secrets" or _SECRET_KEY.search(section):
-            problems.append(
-                f"{section}: secrets don't belong in the config; set PINPOINT_API_KEY and "
-                f"HIBOB_BASE64_TOKEN (or their *_FILE forms) in the environment ({label})"
-            )
-            continue
-        if isinstance(values, Mapping):
-            problems.extend(
-                f"{section}.{key}: secrets don't belong in the config; set "
-                f"{_secret_env_hint(section)} (or its *_FILE form) in the environment ({label})"
-                for key in values
-                if _SECRET_KEY.search(key)
-            )
-    return problems
-
-
-def _secret_env_hint(section: str) -> str:
-    return {
-        "pinpoint": "PINPOINT_API_KEY",
-        "hibob": "HIBOB_BASE64_TOKEN",
-        "web": "POLLER_WEB_TOKEN",
-    }.get(
-        section, "PINPOINT_API_KEY / HIBOB_BASE64_TOKEN"
-    )
-
-
-def _strip_secret_keys(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Drop what ``_secret_key_problems`` reported, so it is not reported twice."""
-    out: dict[str, Any] = {}
-    for section, values in data.items():
-        if section == "secrets" or _SECRET_KEY.search(section):
-            continue
-        if isinstance(values, Mapping):
-            out[section] = {k: v for k, v in values.items() if not _SECRET_KEY.search(k)}
-        else:
-            out[section] = values
-    return out
-
-
-def _read_toml(path: str, explicit: bool, problems: list[str]) -> dict[str, Any] | None:
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        if explicit:
-            problems.append(f"config file {path}: not found")
-        return None
-    except tomllib.TOMLDecodeError as exc:
-        problems.append(f"config file {path}: invalid TOML: {exc}")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(f"config file {path}: can't be read: {exc}")
-    return None
-
-
-def _wants_json(section: str, key: str) -> bool:
-    """Whether an env value for section.key must be JSON (lists and tables)."""
-    section_field = ConfigFile.model_fields.get(section)
-    if section_field is None or not isinstance(section_field.annotation, type):
-        return False
-    key_field = section_field.annotation.model_fields.get(key)
-    if key_field is None:
-        return False
-    annotation = key_field.annotation
-    return (typing.get_origin(annotation) or annotation) in (list, tuple, dict)
-
-
-def _env_layers(env: Mapping[str, str], problems: list[str]) -> list[tuple[dict[str, Any], str]]:
-    """One single-key layer per POLLER_<SECTION>__<KEY> variable, sorted for stable output."""
-    layers = []
-    for name in sorted(env):
-        if not name.upper().startswith(ENV_PREFIX) or "__" not in name:
-            continue
-        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
-        raw = env[name]
-        label = f"env {name}"
-        value: Any = raw
-        if _SECRET_KEY.search(key) or _SECRET_KEY.search(section):
-            problems.append(
-                f"{section}.{key}: secrets don't belong here; set {_secret_env_hint(section)} "
-                f"(or its *_FILE form) instead (from {label})"
-            )
-            continue
-        if _wants_json(section, key):
-            try:
-                value = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                problems.append(f"{section}.{key}: not valid JSON ({exc.msg}) (from {label})")
-                continue
-        layers.append(({section: {key: value}}, label))
-    return layers
-
-
-_BAD_IN_SECRET = re.compile(r"[\s\x00-\x1f\x7f]")
-
-
-def _read_secrets(env: Mapping[str, str], problems: list[str]) -> dict[str, SecretStr | None]:
-    secrets: dict[str, SecretStr | None] = {}
-    for attr, var in SECRET_ENV.items():
-        direct = env.get(var, "").strip()
-        file_path = env.get(f"{var}_FILE", "").strip()
-        secrets[attr] = None
-        if direct and file_path:
-            problems.append(f"{var}: both {var} and {var}_FILE are set; set only one")
-        elif file_path:
-            try:
-                content = Path(file_path).read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as exc:
-                reason = getattr(exc, "strerror", None) or type(exc).__name__
-                problems.append(f"{var}_FILE: can't read {file_path}: {reason}")
-            else:
-                if content:
-                    secrets[attr] = SecretStr(content)
-                else:
-                    problems.append(f"{var}_FILE: {file_path} is empty")
-        elif direct:
-            secrets[attr] = SecretStr(direct)
-        value = secrets[attr]
-        if value is not None and _BAD_IN_SECRET.search(value.get_secret_value()):
-            # Sent in an HTTP header: a line break would be refused on every request.
-            problems.append(f"{var}: contains a space, line break or control character")
-    return secrets
-
-
-def _error_lines(exc: ValidationError, layers: _Layers) -> list[str]:
-    lines = []
-    for err in exc.errors(include_url=False, include_input=False):
-        loc = tuple(err["loc"])
-        where = ".".join(str(p) for p in loc) or "config"
-        message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            message = "unknown section" if len(loc) == 1 else "unknown key"
-        label = layers.label(loc)
-        lines.append(f"{where}: {message}" + (f" (from {label})" if label else ""))
-    return lines
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """``Settings(...)`` made directly takes its arguments only, like any model: no
+        environment read behind the caller's back. load_settings passes the layers' sources."""
+        return (init_settings,)
 
 
 def load_settings(
@@ -584,40 +386,9 @@ def load_settings(
     ``env`` defaults to os.environ. Overrides whose value is None are ignored (a flag not
     given). Loaded secrets are registered with ``poller.redact``.
     """
-    environ: Mapping[str, str] = os.environ if env is None else env
-    problems: list[str] = []
-    layers = _Layers()
+    from poller.config_sources import load  # it builds on this module's models
 
-    explicit = path or environ.get("POLLER_CONFIG") or None
-    config_path = explicit or DEFAULT_CONFIG_PATH
-    file_data = _read_toml(config_path, explicit is not None, problems)
-    if file_data is not None:
-        problems.extend(_secret_key_problems(file_data, f"from {config_path}"))
-        layers.add(_strip_secret_keys(file_data), config_path)
-    for layer, label in _env_layers(environ, problems):
-        layers.add(layer, label)
-    if overrides:
-        # A flag that was not given arrives as None: it must not hide the file's value.
-        given = {
-            section: {k: v for k, v in values.items() if v is not None}
-            for section, values in overrides.items()
-        }
-        layers.add(given, "command line")
-    secrets = _read_secrets(environ, problems)
-
-    sections: ConfigFile | None = None
-    try:
-        sections = ConfigFile.model_validate(layers.data)
-    except ValidationError as exc:
-        problems.extend(_error_lines(exc, layers))
-    if problems or sections is None:
-        raise ConfigError(problems)
-
-    settings = Settings(
-        **{name: getattr(sections, name) for name in ConfigFile.model_fields},
-        **secrets,
-        config_path=config_path if file_data is not None else None,
-    )
+    settings = load(Settings, path, overrides or {}, os.environ if env is None else env)
     for value in settings.secret_values():
         redact.register_secret(value)
     return settings
