@@ -18,8 +18,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from poller.ledger import Ledger
 from poller.models import HireSummary
+from poller.store.ledger import Ledger
 
 
 def run(url: str, hires: int) -> float:

@@ -22,9 +22,9 @@ from typing import IO, TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from poller.errors import CVRejected, PermanentError, RetryableError
-from poller.http import HttpClient
-from poller.http_errors import clean_text
 from poller.models import Application, Attachment
+from poller.upstream.http import HttpClient
+from poller.upstream.http_errors import clean_text
 
 if TYPE_CHECKING:  # only http.py deals in requests at run time
     import requests

@@ -16,8 +16,8 @@ import structlog
 from poller import metrics
 from poller.discovery import Discovery, DiscoveryResult
 from poller.errors import PollerError, StoreError
+from poller.flow import CycleAborted, Services, process
 from poller.redact import redact
-from poller.sync import CycleAborted, Services, process
 
 log = structlog.get_logger("poller.cycle")
 

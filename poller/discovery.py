@@ -18,9 +18,9 @@ import structlog
 
 from poller.config import Settings
 from poller.crashpoints import crashpoint
-from poller.ledger import Ledger
 from poller.models import HiredStages, HireSummary, Listing, RefusedFilter
-from poller.pinpoint import UPDATED_FILTER, PinpointClient
+from poller.store.ledger import Ledger
+from poller.upstream.pinpoint import UPDATED_FILTER, PinpointClient
 
 log = structlog.get_logger("poller.discovery")
 

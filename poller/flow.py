@@ -48,14 +48,14 @@ from poller.errors import (
     StoreError,
     UpstreamError,
 )
-from poller.hibob import HibobClient
-from poller.hibob_lists import HibobLists
-from poller.http import HttpClient
-from poller.ledger import LeaseLost, Ledger, Record, utcnow
 from poller.mapping import build_employee, clean, comment_text
 from poller.models import Application
-from poller.pinpoint import PinpointClient
 from poller.redact import redact
+from poller.store.ledger import LeaseLost, Ledger, Record, utcnow
+from poller.upstream.hibob import HibobClient
+from poller.upstream.hibob_lists import HibobLists
+from poller.upstream.http import HttpClient
+from poller.upstream.pinpoint import PinpointClient
 
 log = structlog.get_logger("poller.sync")
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from poller.ledger import Event, Ledger, Record, utcnow
+from poller.store.ledger import Event, Ledger, Record, utcnow
 
 TABLE_COLUMNS = (
     "application_id",

@@ -17,7 +17,7 @@ import click
 if TYPE_CHECKING:
     from poller.config import Settings
     from poller.errors import ConfigError
-    from poller.ledger import Ledger
+    from poller.store.ledger import Ledger
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,7 +58,7 @@ def _load(ctx: click.Context, overrides: dict[str, dict[str, object]] | None = N
 def _ledger(settings: Settings, *, migrate: bool = False, read_only: bool = False) -> Ledger:
     """The ledger at the current schema (migrated first when ``migrate``), or exit 1."""
     from poller.errors import StoreError
-    from poller.wiring import build_ledger
+    from poller.loop.wiring import build_ledger
 
     ledger = build_ledger(settings, read_only=read_only)
     try:
@@ -112,12 +112,12 @@ def run(ctx: click.Context, once: bool, backfill_since: str | None, dry_run: boo
     settings = _load(ctx)
     _require_secrets(settings)
     if dry_run:
-        from poller.preview import dry_run as do_dry_run
+        from poller.cli.preview import dry_run as do_dry_run
 
         sys.exit(do_dry_run(settings, backfill_since=since))
     ledger = _ledger(settings, migrate=settings.database.auto_migrate)
-    from poller.scheduler import run_forever, run_once
-    from poller.wiring import build_services
+    from poller.loop.scheduler import run_forever, run_once
+    from poller.loop.wiring import build_services
 
     svc = build_services(settings, ledger)
     sys.exit(run_once(svc, backfill_since=since) if once else run_forever(svc))
@@ -157,7 +157,7 @@ def _format_option(choices: list[str], default: str) -> Callable[[F], F]:
 @click.pass_context
 def status(ctx: click.Context, fmt: str) -> None:
     """Counts by state, last successful poll, watermark, oldest pending."""
-    from poller.inspect import status_report
+    from poller.report import status_report
 
     settings = _load(ctx)
     click.echo(status_report(_ledger(settings), fmt))
@@ -174,7 +174,7 @@ def status(ctx: click.Context, fmt: str) -> None:
 @click.pass_context
 def list_rows(ctx: click.Context, state: str | None, limit: int, fmt: str) -> None:
     """The processed-applications table, newest first."""
-    from poller.inspect import render_rows
+    from poller.report import render_rows
 
     settings = _load(ctx)
     rows = _ledger(settings).rows(state=state, limit=limit)
@@ -187,7 +187,7 @@ def list_rows(ctx: click.Context, state: str | None, limit: int, fmt: str) -> No
 @click.pass_context
 def show(ctx: click.Context, application_id: str, fmt: str) -> None:
     """One row in full, with its history of attempts and errors."""
-    from poller.inspect import show_row
+    from poller.report import show_row
 
     settings = _load(ctx)
     ledger = _ledger(settings)
@@ -253,7 +253,7 @@ def purge(ctx: click.Context, application_id: str, yes: bool) -> None:
 @click.pass_context
 def check(ctx: click.Context) -> None:
     """Validate config, reach both APIs, check the mapping against HiBob's lists."""
-    from poller.preflight import run_preflight
+    from poller.cli.check import run_preflight
 
     settings = _load(ctx)
     _require_secrets(settings)
@@ -265,7 +265,7 @@ def check(ctx: click.Context) -> None:
 @click.pass_context
 def preview(ctx: click.Context, application_id: str) -> None:
     """Fetch and map one application; print the payload that would be sent."""
-    from poller.preview import preview_one
+    from poller.cli.preview import preview_one
 
     settings = _load(ctx)
     _require_secrets(settings)
@@ -310,7 +310,7 @@ def web(ctx: click.Context, host: str | None, port: int | None) -> None:
 @click.option("--seed", type=int, default=7, show_default=True)
 def demo(hires: int, seed: int) -> None:
     """Start both simulators, seed hires, run cycles, print the table."""
-    from poller.demo import run_demo
+    from poller.cli.demo import run_demo
 
     sys.exit(run_demo(hires=hires, seed=seed))
 

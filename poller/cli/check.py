@@ -17,10 +17,10 @@ import click
 
 from poller.config import Settings
 from poller.errors import AuthError, PollerError
+from poller.loop.wiring import build_hibob, build_pinpoint
 from poller.mapping import clean, closest, find_in_list, lookup
 from poller.models import HIRED, Job
-from poller.pinpoint import PinpointClient
-from poller.wiring import build_hibob, build_pinpoint
+from poller.upstream.pinpoint import PinpointClient
 
 PINPOINT_AUTH = {
     401: "Pinpoint rejected PINPOINT_API_KEY (401): the key is missing, wrong or revoked; "

@@ -10,10 +10,10 @@ import click
 
 from poller.config import load_settings
 from poller.cycle import Cycle
-from poller.inspect import render_rows
 from poller.logs import configure_logging
+from poller.loop.wiring import build_ledger, build_services
+from poller.report import render_rows
 from poller.sandbox import Sandbox
-from poller.wiring import build_ledger, build_services
 
 DEMO_CONFIG = """
 [pinpoint]

@@ -19,11 +19,11 @@ from poller.config import Settings
 from poller.cv import document_name, pick_cv
 from poller.discovery import Discovery
 from poller.errors import MappingError, PollerError, StoreError
-from poller.hibob_lists import HibobLists
-from poller.ledger import Ledger, Record, utcnow
+from poller.loop.wiring import build_hibob, build_ledger, build_pinpoint
 from poller.mapping import build_employee, comment_text
-from poller.pinpoint import PinpointClient
-from poller.wiring import build_hibob, build_ledger, build_pinpoint
+from poller.store.ledger import Ledger, Record, utcnow
+from poller.upstream.hibob_lists import HibobLists
+from poller.upstream.pinpoint import PinpointClient
 
 
 def _lists(settings: Settings) -> HibobLists | None:

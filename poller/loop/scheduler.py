@@ -16,7 +16,7 @@ from types import FrameType
 import structlog
 
 from poller.cycle import Cycle, CycleResult
-from poller.sync import Services
+from poller.flow import Services
 
 log = structlog.get_logger("poller.scheduler")
 
@@ -49,7 +49,7 @@ def run_once(svc: Services, *, backfill_since: datetime | None = None) -> int:
 def run_forever(svc: Services) -> int:
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    from poller.health import Health, start_server
+    from poller.loop.health import Health, start_server
 
     settings = svc.settings
     stop = threading.Event()

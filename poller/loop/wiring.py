@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from poller.config import Settings
 from poller.errors import ConfigError
-from poller.hibob import HibobClient
-from poller.hibob_lists import HibobLists
-from poller.http import HttpClient, Pacer, make_session
-from poller.ledger import Ledger
-from poller.pinpoint import PinpointClient
-from poller.sync import Services
+from poller.flow import Services
+from poller.store.ledger import Ledger
+from poller.upstream.hibob import HibobClient
+from poller.upstream.hibob_lists import HibobLists
+from poller.upstream.http import HttpClient, Pacer, make_session
+from poller.upstream.pinpoint import PinpointClient
 
 
 def per_minute(limit: float) -> Pacer | None:

@@ -32,13 +32,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from poller.engine import make_engine, normalise_url
 from poller.errors import PollerError, StoreError
 from poller.models import HireSummary
-from poller.schema import HEAD_REVISION
-from poller.schema import application_events as events_t
-from poller.schema import poller_state as state_t
-from poller.schema import processed_applications as apps_t
+from poller.store.engine import make_engine, normalise_url
+from poller.store.schema import HEAD_REVISION
+from poller.store.schema import application_events as events_t
+from poller.store.schema import poller_state as state_t
+from poller.store.schema import processed_applications as apps_t
 
 P = ParamSpec("P")
 T = TypeVar("T")

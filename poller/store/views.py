@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, or_, select
 
-from poller.ledger import Ledger, Record, _store_errors, utcnow
-from poller.schema import processed_applications as apps_t
+from poller.store.ledger import Ledger, Record, _store_errors, utcnow
+from poller.store.schema import processed_applications as apps_t
 
 __all__ = ["Page", "hires_per_day", "search"]
 

@@ -14,9 +14,16 @@ import requests
 import structlog
 
 from poller.errors import EmailAlreadyExists, InvalidResponse, PermanentError, RetryableError
-from poller.http import HttpClient, StreamedBody, parse_json
 from poller.models import Document
-from poller.wire import DocumentsAnswer, IdAnswer, ListItem, NamedList, SearchAnswer, validate
+from poller.upstream.http import HttpClient, StreamedBody, parse_json
+from poller.upstream.wire import (
+    DocumentsAnswer,
+    IdAnswer,
+    ListItem,
+    NamedList,
+    SearchAnswer,
+    validate,
+)
 
 log = structlog.get_logger("poller.hibob")
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import structlog
 
 from poller.errors import AuthError, NotFound, PollerError
-from poller.hibob import HibobClient
+from poller.upstream.hibob import HibobClient
 
 log = structlog.get_logger("poller.hibob")
 

@@ -31,7 +31,7 @@ import requests
 import structlog
 from urllib3.util import Timeout
 
-from poller import metrics, redact, transport
+from poller import metrics, redact
 from poller.errors import (
     EMPTY_BODY,
     InvalidResponse,
@@ -39,7 +39,8 @@ from poller.errors import (
     RetryableError,
     UpstreamError,
 )
-from poller.http_errors import (
+from poller.upstream import transport
+from poller.upstream.http_errors import (
     ERROR_BODY_LIMIT,
     Delivery,
     classify,
@@ -48,7 +49,7 @@ from poller.http_errors import (
     server_wait,
     translate,
 )
-from poller.transport import PollerAdapter
+from poller.upstream.transport import PollerAdapter
 
 log = structlog.get_logger("poller.http")
 

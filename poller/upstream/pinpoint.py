@@ -20,9 +20,9 @@ import structlog
 
 from poller import metrics
 from poller.errors import AuthError, InvalidResponse, PermanentError
-from poller.http import HttpClient, parse_json
 from poller.models import HIRED, Application, Comment, HiredStages, Job, Listing, RefusedFilter
-from poller.pinpoint_parse import (
+from poller.upstream.http import HttpClient, parse_json
+from poller.upstream.pinpoint_parse import (
     API,
     ENDPOINT_APPLICATION,
     ENDPOINT_APPLICATIONS,

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from poller.models import HIRED, Application, Attachment, Comment, HireSummary, Job, Stage
-from poller.wire import (
+from poller.upstream.wire import (
     ApplicationAttributes,
     ApplicationDocument,
     ApplicationPage,

@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from poller.errors import InvalidResponse
-from poller.http_errors import clean_text
+from poller.upstream.http_errors import clean_text
 
 
 class Wire(BaseModel):

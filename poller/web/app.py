@@ -26,14 +26,14 @@ from werkzeug.wrappers import Request, Response
 
 from poller.config import is_loopback_host
 from poller.errors import StoreError
-from poller.inspect import TABLE_COLUMNS, history_rows, row_fields, row_notes, status_data
-from poller.ledger_views import MAX_QUERY_LENGTH, hires_per_day, search
 from poller.redact import redact
+from poller.report import TABLE_COLUMNS, history_rows, row_fields, row_notes, status_data
+from poller.store.views import MAX_QUERY_LENGTH, hires_per_day, search
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-    from poller.ledger import Ledger
+    from poller.store.ledger import Ledger
 
 __all__ = ["SECURITY_HEADERS", "StatusApp"]
 

@@ -18,7 +18,7 @@ from poller.errors import ConfigError
 
 if TYPE_CHECKING:
     from poller.config import Settings
-    from poller.ledger import Ledger
+    from poller.store.ledger import Ledger
 
 __all__ = ["THREADS", "check_bind", "listening_urls", "make_server", "serve"]
 

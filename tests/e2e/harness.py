@@ -10,11 +10,11 @@ import tomli_w
 
 from poller.config import Settings, load_settings
 from poller.cycle import Cycle, CycleResult
-from poller.ledger import Ledger
+from poller.flow import Services
+from poller.loop.wiring import build_ledger, build_services
 from poller.sandbox import Sandbox
 from poller.sandbox.data import MAPPING
-from poller.sync import Services
-from poller.wiring import build_ledger, build_services
+from poller.store.ledger import Ledger
 
 # Fast but faithful: real HTTP, real retries, waits shortened.
 TEST_CONFIG: dict[str, dict[str, Any]] = {

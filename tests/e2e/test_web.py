@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from poller.inspect import status_data, status_report
+from poller.report import status_data, status_report
 from poller.sandbox import Sandbox
 from tests.e2e.harness import make_poller
 

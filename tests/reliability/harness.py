@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from poller.ledger import Ledger, Record
 from poller.sandbox import Sandbox
+from poller.store.ledger import Ledger, Record
 from tests.e2e.harness import merged, secrets_env, write_config
 
 POLLER = str(Path(sys.executable).with_name("poller"))  # this venv's console script

@@ -130,7 +130,7 @@ def test_two_first_cycles_racing_to_save_the_watermark(postgres_url: str) -> Non
     not fail the whole cycle with a duplicate key: saving state is an upsert."""
     from sqlalchemy import insert, text
 
-    from poller.schema import poller_state
+    from poller.store.schema import poller_state
 
     with ledger_at(postgres_url) as ledger, ledger_at(postgres_url) as other:
         ledger.migrate()

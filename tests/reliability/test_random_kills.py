@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from poller.ledger import Ledger, Record
 from poller.sandbox import Sandbox
+from poller.store.ledger import Ledger, Record
 from tests.reliability.harness import (
     CRASH_POINTS_BY_STAGE,
     SEED,

@@ -23,9 +23,9 @@ import pytest
 
 from poller.cv import check_cv_url, download_cv
 from poller.errors import CVRejected
-from poller.hibob import HibobClient
-from poller.http import HttpClient
 from poller.sandbox import multipart
+from poller.upstream.hibob import HibobClient
+from poller.upstream.http import HttpClient
 from tests.security.helpers import answer, chunked, spool_fds, storage_host
 
 CHUNK = 64 * 1024

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from poller.errors import InvalidResponse
-from poller.http import HttpClient
 from poller.sandbox import HOSTILE_MODES, Sandbox
+from poller.upstream.http import HttpClient
 from tests.e2e.harness import make_poller, write_config
 from tests.security.helpers import chunked, run_poller, secrets_env, storage_host
 

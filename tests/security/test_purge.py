@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from poller.ledger import Ledger
 from poller.sandbox import Sandbox
+from poller.store.ledger import Ledger
 from tests.e2e.harness import write_config
 from tests.security.helpers import files_under, run_poller, scan, secrets_env
 

@@ -20,9 +20,9 @@ import responses
 
 from poller.config import load_settings
 from poller.errors import PollerError
-from poller.http import HttpClient
-from poller.ledger import Ledger
 from poller.sandbox import Sandbox
+from poller.store.ledger import Ledger
+from poller.upstream.http import HttpClient
 from tests.e2e.harness import write_config
 from tests.security.helpers import (
     CVLinks,
@@ -57,7 +57,7 @@ def _pg_text(url: str) -> bytes:
     """Every text cell of every table of the poller's PostgreSQL database."""
     from sqlalchemy import create_engine, text
 
-    from poller.engine import normalise_url
+    from poller.store.engine import normalise_url
 
     engine = create_engine(normalise_url(url))
     try:

@@ -20,8 +20,8 @@ import pytest
 
 from poller.config import load_settings
 from poller.errors import RetryableError
-from poller.http import make_session
-from poller.wiring import build_http
+from poller.loop.wiring import build_http
+from poller.upstream.http import make_session
 from tests.security.helpers import answer, run_poller
 
 PACKAGE = Path(__file__).resolve().parents[2] / "poller"

@@ -16,8 +16,8 @@ import responses
 
 from poller.cv import check_cv_url, document_name, download_cv, pick_cv, sniff
 from poller.errors import CVRejected, PermanentError, RetryableError
-from poller.http import HttpClient
 from poller.models import Application, Attachment
+from poller.upstream.http import HttpClient
 from tests.security.helpers import spool_fds
 
 ORIGIN = "https://acme.pinpointhq.com/api/v1"

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from poller.engine import make_engine, normalise_url
+from poller.store.engine import make_engine, normalise_url
 
 
 @pytest.fixture

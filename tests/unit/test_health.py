@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from poller import metrics
-from poller.health import Health, HealthServer, start_server
+from poller.loop.health import Health, HealthServer, start_server
 
 INTERVAL = 300.0
 

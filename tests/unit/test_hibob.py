@@ -20,10 +20,10 @@ from poller.errors import (
     PermanentError,
     RetryableError,
 )
-from poller.hibob import HibobClient, parse_named_list, parse_search
-from poller.http import HttpClient
 from poller.models import Document
 from poller.sandbox import multipart
+from poller.upstream.hibob import HibobClient, parse_named_list, parse_search
+from poller.upstream.http import HttpClient
 
 BASE = "http://127.0.0.1:9/v1"
 TOKEN = "c2VydmljZTp0b2tlbg=="

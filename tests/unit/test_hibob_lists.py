@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from poller.errors import AuthError, NotFound, RetryableError
-from poller.hibob_lists import RETRY_FAILED_AFTER_SECONDS, HibobLists
+from poller.upstream.hibob_lists import RETRY_FAILED_AFTER_SECONDS, HibobLists
 
 
 class FakeClient:

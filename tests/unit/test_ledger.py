@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import event, inspect
 
 from poller.errors import StoreError
-from poller.ledger import LeaseLost, Ledger
 from poller.models import HireSummary
+from poller.store.ledger import LeaseLost, Ledger
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 
@@ -61,7 +61,7 @@ def test_head_revision_constant_matches_the_migrations() -> None:
     from alembic.script import ScriptDirectory
 
     import migrations
-    from poller.schema import HEAD_REVISION
+    from poller.store.schema import HEAD_REVISION
 
     script = ScriptDirectory(str(Path(migrations.__file__).parent))
     assert script.get_current_head() == HEAD_REVISION
@@ -155,7 +155,7 @@ def test_migrations_build_exactly_the_schema_module(db_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from poller.schema import metadata
+    from poller.store.schema import metadata
 
     led = Ledger(db_url)
     led.migrate()
@@ -217,7 +217,7 @@ def test_claims_take_expired_leases_then_due_rows_oldest_first(ledger: Ledger) -
 def test_a_claim_reads_the_due_index_in_order_instead_of_sorting(sqlite_url: str) -> None:
     """The claim's cost must not grow with the backlog: SQLite walks the due index to the
     LIMIT. A temporary B-tree here would mean reading and sorting every due row."""
-    from poller.ledger import _CANDIDATES
+    from poller.store.ledger import _CANDIDATES
 
     led = Ledger(sqlite_url)
     led.migrate()

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import insert
 
 from poller.errors import StoreError
-from poller.ledger import Ledger
-from poller.ledger_views import hires_per_day, search
-from poller.schema import processed_applications as apps_t
+from poller.store.ledger import Ledger
+from poller.store.schema import processed_applications as apps_t
+from poller.store.views import hires_per_day, search
 
 NOW = datetime(2026, 3, 31, 15, 0, tzinfo=UTC)
 

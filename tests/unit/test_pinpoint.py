@@ -17,16 +17,16 @@ from structlog.testing import capture_logs
 
 from poller import metrics
 from poller.errors import AuthError, InvalidResponse, NotFound, PermanentError, RetryableError
-from poller.http import HttpClient
 from poller.models import Stage
-from poller.pinpoint import (
+from poller.upstream.http import HttpClient
+from poller.upstream.pinpoint import (
     APPLICATION_INCLUDE,
     JOB_VISIBILITY,
     UNKNOWN_COMMENT_ID,
     PinpointClient,
     mentions_employee,
 )
-from poller.pinpoint_parse import parse_application
+from poller.upstream.pinpoint_parse import parse_application
 
 BASE = "http://127.0.0.1:9/api/v1"
 API_KEY = "pp-key-123"

@@ -14,8 +14,8 @@ import pytest
 import requests
 from requests.adapters import _urllib3_request_context  # type: ignore[attr-defined]
 
-from poller.http import HttpClient, _encode_query, make_session
-from poller.transport import (
+from poller.upstream.http import HttpClient, _encode_query, make_session
+from poller.upstream.transport import (
     PollerAdapter,
     plain_path,
     prepare,

@@ -13,8 +13,8 @@ from sqlalchemy import insert
 from werkzeug.test import Client
 
 from poller.errors import StoreError
-from poller.ledger import Ledger
-from poller.schema import processed_applications as apps_t
+from poller.store.ledger import Ledger
+from poller.store.schema import processed_applications as apps_t
 from poller.web.app import SECURITY_HEADERS, StatusApp
 
 NOW = datetime(2026, 3, 31, 15, 0, tzinfo=UTC)

@@ -17,15 +17,15 @@ import responses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from poller import hibob, pinpoint
 from poller.cv import check_cv_url, document_name
 from poller.errors import InvalidResponse, PollerError, UpstreamError
-from poller.hibob import HibobClient
-from poller.http import HttpClient, parse_json
-from poller.http_errors import classify
 from poller.models import Application, Attachment
-from poller.pinpoint import PinpointClient
-from poller.wire import (
+from poller.upstream import hibob, pinpoint
+from poller.upstream.hibob import HibobClient
+from poller.upstream.http import HttpClient, parse_json
+from poller.upstream.http_errors import classify
+from poller.upstream.pinpoint import PinpointClient
+from poller.upstream.wire import (
     ApplicationDocument,
     ApplicationPage,
     DocumentsAnswer,
