@@ -157,7 +157,7 @@ class Databases:
         self._created.append(name)
         from sqlalchemy.engine import make_url
 
-        from poller.store.engine import normalise_url
+        from poller.db_url import normalise_url
 
         url = make_url(normalise_url(self.server_url)).set(database=name)
         return url.render_as_string(hide_password=False)
@@ -165,7 +165,7 @@ class Databases:
     def _admin(self) -> Any:
         from sqlalchemy import create_engine
 
-        from poller.store.engine import normalise_url
+        from poller.db_url import normalise_url
 
         assert self.server_url is not None
         engine = create_engine(normalise_url(self.server_url), isolation_level="AUTOCOMMIT")

@@ -206,7 +206,7 @@ def _mark_processed(db_url: str, *, full_listing_age: timedelta | None = None) -
     """Turn the first cycle's baseline rows into done ones, as if each had been synced."""
     from sqlalchemy import create_engine, text
 
-    from poller.store.engine import normalise_url
+    from poller.db_url import normalise_url
 
     engine = create_engine(normalise_url(db_url))
     now = datetime.now(UTC)

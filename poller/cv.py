@@ -1,10 +1,9 @@
-"""CV handling: which attachment, what to call it, whether its link may be followed, and
-downloading it within bounds.
+"""CV policy, pure: which attachment, what to call it, whether its link may be followed,
+and what its bytes are. The download itself is ``poller.upstream.cv_download``.
 
 CV links are signed URLs whose query string is a credential, and they come from outside
 data: they are only followed to allow-listed hosts (the SSRF guard), and messages name
-the host only. A downloaded CV is spooled to an anonymous temporary file, never held whole
-in memory.
+the host only.
 """
 
 from __future__ import annotations
@@ -12,25 +11,16 @@ from __future__ import annotations
 import ipaddress
 import re
 import struct
-import tempfile
-import unicodedata
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing, contextmanager
-from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING
-from urllib.parse import urljoin, urlsplit
+from collections.abc import Sequence
+from typing import IO
+from urllib.parse import urlsplit
 
-from poller.errors import CVRejected, PermanentError, RetryableError
+from poller.errors import CVRejected
+from poller.hosts import is_loopback_host
 from poller.models import Application, Attachment
-from poller.upstream.http import HttpClient
-from poller.upstream.http_errors import clean_text
+from poller.text import clean
 
-if TYPE_CHECKING:  # only http.py deals in requests at run time
-    import requests
-
-ENDPOINT_CV = "GET cv"
-MAX_REDIRECTS = 3
 CV_CONTEXTS = ("pdf_cv", "cv")  # in order of preference
 CONTENT_TYPES = {
     "pdf": "application/pdf",
@@ -38,7 +28,7 @@ CONTENT_TYPES = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
 # Labels that say nothing about the type (S3 often serves these); the bytes decide.
-_GENERIC_TYPES = frozenset({
+GENERIC_TYPES = frozenset({
     "", "application/octet-stream", "binary/octet-stream", "application/zip",
     "application/x-zip-compressed", "application/x-pdf", "application/download",
     "application/force-download",
@@ -51,7 +41,7 @@ _ZIP_END = struct.Struct("<4s4H2LH")  # the end-of-central-directory record (APP
 _ZIP_END_SEARCH = _ZIP_END.size + 0xFFFF  # the record, then a comment of up to 64 KiB
 _DNS_NAME = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*$")
 # Characters that are path separators or invalid in file names on common systems.
-_UNSAFE_IN_NAME = frozenset('/\\:*?"<>|')
+_UNSAFE_TO_SPACE = str.maketrans(dict.fromkeys('/\\:*?"<>|', " "))
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -66,13 +56,7 @@ def pick_cv(attachments: Sequence[Attachment]) -> Attachment | None:
 
 
 def _name_part(text: str) -> str:
-    text = unicodedata.normalize("NFC", text)
-    kept = (
-        " " if ch.isspace() or ch in _UNSAFE_IN_NAME else ch
-        for ch in text
-        if ch.isspace() or unicodedata.category(ch)[0] != "C"
-    )
-    return " ".join("".join(kept).split()).strip(" .")
+    return clean(text.translate(_UNSAFE_TO_SPACE), printable=True).strip(" .")
 
 
 def document_name(app: Application, att: Attachment, max_len: int = 120) -> str:
@@ -140,13 +124,13 @@ def check_cv_url(
     # isprintable() is False for every whitespace character but the ASCII space.
     if not host or " " in url or not url.isprintable():
         raise CVRejected("CV link is not a valid URL")
-    shown = clean_text(host, 80)
+    shown = clean(host, 80, ellipsis=True, printable=True)
     if "@" in parts.netloc:
         raise CVRejected(f"CV link to {shown} carries credentials (user info)")
     ip = _ip(host)
     if ip is None and not _DNS_NAME.match(host):
         raise CVRejected(f"CV link host {shown} is not a plain DNS name")
-    loopback = ip.is_loopback if ip else host == "localhost" or host.endswith(".localhost")
+    loopback = is_loopback_host(host)
     scheme = parts.scheme.lower()
     if scheme != "https" and not (scheme == "http" and allow_loopback and loopback):
         raise CVRejected(f"CV link to {shown} is not https")
@@ -193,90 +177,3 @@ def _small_zip_directory(file: IO[bytes]) -> bool:
     fields = _ZIP_END.unpack_from(tail, at)
     entries, directory_bytes = int(fields[4]), int(fields[5])
     return entries <= DOCX_MAX_ENTRIES and directory_bytes <= DOCX_MAX_DIRECTORY_BYTES
-
-
-def _size(limit: int) -> str:
-    mb = 1024 * 1024
-    return f"{limit // mb} MB" if limit % mb == 0 else f"{limit} bytes"
-
-
-@dataclass(frozen=True)
-class CVFile:
-    """A downloaded CV: an anonymous temporary ``file`` (read it from the start), its
-    ``size`` in bytes and its ``content_type``, from the bytes themselves."""
-
-    file: IO[bytes]
-    size: int
-    content_type: str
-
-
-@contextmanager
-def download_cv(
-    http: HttpClient,
-    url: str,
-    *,
-    max_bytes: int = 5 * 1024 * 1024,
-    check: Callable[[str], None],
-) -> Iterator[CVFile]:
-    """Fetch a CV into a temporary file, for use in a ``with`` block; the file is removed
-    when the block ends, or when the download fails. Redirects are followed by hand, at
-    most MAX_REDIRECTS, each new location re-checked. Reading stops as soon as the body
-    passes ``max_bytes``. Transient failures (timeouts, 5xx) propagate as RetryableError;
-    everything else about the CV is CVRejected."""
-    resp = _follow(http, url, check)
-    declared = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
-    with closing(resp), _spool() as spool:
-        try:
-            size = http.read_into(resp, spool, endpoint=ENDPOINT_CV, limit=max_bytes)
-        except OSError as exc:  # the spool's disk, not the network (read_into translates that)
-            raise _spool_error(exc) from None
-        if size is None:
-            raise CVRejected(f"CV is larger than {_size(max_bytes)}")
-        kind = sniff(spool)
-        if kind is None:
-            raise CVRejected("CV is not a PDF, DOC or DOCX file")
-        if declared not in _GENERIC_TYPES and declared not in CONTENT_TYPES.values():
-            raise CVRejected(f"CV is served as {clean_text(declared, 80)}, not PDF/DOC/DOCX")
-        spool.seek(0)
-        yield CVFile(spool, size, CONTENT_TYPES[kind])
-
-
-@contextmanager
-def _spool() -> Iterator[IO[bytes]]:
-    try:
-        spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the with below
-    except OSError as exc:
-        raise _spool_error(exc) from None
-    with spool:
-        yield spool
-
-
-def _spool_error(exc: OSError) -> RetryableError:
-    """A full or unwritable temporary directory: the hire is retried later, no traceback."""
-    reason = exc.strerror or type(exc).__name__
-    return RetryableError(
-        f"CV could not be spooled to a temporary file in {tempfile.gettempdir()}: {reason}",
-        api="pinpoint", endpoint=ENDPOINT_CV,
-    )
-
-
-def _follow(http: HttpClient, url: str, check: Callable[[str], None]) -> requests.Response:
-    """The streamed 2xx answer for ``url``, after following (and checking) redirects."""
-    current = url
-    for _ in range(MAX_REDIRECTS + 1):
-        check(current)
-        host = clean_text(urlsplit(current).hostname or "", 80)
-        try:
-            resp = http.get_absolute(current, endpoint=ENDPOINT_CV, stream=True)
-        except PermanentError as exc:  # includes 401/403 of an expired link: not a cycle stop
-            raise CVRejected(f"CV download from {host} failed: {exc.message}"
-                             f" (HTTP {exc.status})") from exc
-        if 300 <= resp.status_code < 400:
-            location = resp.headers.get("Location")
-            resp.close()
-            if not location:
-                raise CVRejected(f"CV download from {host} redirected without a Location")
-            current = urljoin(current, location)
-            continue
-        return resp
-    raise CVRejected(f"CV download redirected more than {MAX_REDIRECTS} times")

@@ -30,9 +30,9 @@ from urllib.parse import urlsplit
 import structlog
 
 from poller import metrics
-from poller.config import Settings, is_loopback_host
+from poller.config import Settings
 from poller.crashpoints import crashpoint
-from poller.cv import check_cv_url, document_name, download_cv, pick_cv
+from poller.cv import check_cv_url, document_name, pick_cv
 from poller.errors import (
     EMPTY_BODY,
     HTML_BODY,
@@ -48,13 +48,14 @@ from poller.errors import (
     StoreError,
     UpstreamError,
 )
+from poller.hosts import is_loopback_host
 from poller.mapping import build_employee, clean, comment_text
 from poller.models import Application
 from poller.redact import redact
 from poller.store.ledger import LeaseLost, Ledger, Record, utcnow
+from poller.upstream.cv_download import CVDownloader
 from poller.upstream.hibob import HibobClient
 from poller.upstream.hibob_lists import HibobLists
-from poller.upstream.http import HttpClient
 from poller.upstream.pinpoint import PinpointClient
 
 log = structlog.get_logger("poller.sync")
@@ -70,7 +71,7 @@ class Services:
     ledger: Ledger
     pinpoint: PinpointClient
     hibob: HibobClient
-    download_http: HttpClient
+    cv_downloader: CVDownloader
     lists: HibobLists
     clock: Callable[[], datetime] = utcnow
     sleep: Callable[[float], None] = time.sleep
@@ -428,8 +429,8 @@ def _attach_cv(row: _Row, employee_id: str, *, fresh: bool) -> tuple[str, str | 
         check(attachment.url)
         row.save("cv", "started", cv_started_at=svc.clock())
         if cfg.cv.mode == "upload":
-            with download_cv(
-                svc.download_http, attachment.url, max_bytes=cfg.cv.max_bytes, check=check
+            with svc.cv_downloader.download(
+                attachment.url, max_bytes=cfg.cv.max_bytes, check=check
             ) as cv_file:  # spooled to a temporary file, removed when the block ends
                 doc_id = svc.hibob.upload_document_file(
                     employee_id, name, cv_file.file, cv_file.content_type

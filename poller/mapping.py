@@ -27,7 +27,12 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from poller.errors import MappingError
+from poller.fields import (
+    reserved_path_conflict,
+    template_names,
+)
 from poller.models import Application, EmployeePayload
+from poller.text import clean as _clean_text
 
 # Where work.startDate came from, as the row records it.
 START_FROM_OFFER = "offer"
@@ -38,35 +43,20 @@ if TYPE_CHECKING:
     from poller.config import MappingSettings
 
 __all__ = [
-    "CORE_FIELD_PATHS",
     "build_employee",
     "clean",
     "closest",
     "comment_text",
     "find_in_list",
     "lookup",
-    "reserved_path_conflict",
-    "template_names",
     "work_email",
 ]
 
-# Paths the mapping sets itself; mapping.extra_fields may not write into or over them.
-CORE_FIELD_PATHS = (
-    "firstName",
-    "surname",
-    "email",
-    "work.site",
-    "work.startDate",
-    "work.title",
-    "work.department",
-)
-PERSONAL_EMAIL_PATH = "home.privateEmail"
 MAX_TEXT = 255
 MAX_EXTRA = 1000
 MAX_EMAIL = 254
 MAX_COMMENT = 500
 
-_BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _EMAIL = re.compile(
     r"^(?=.{1,64}@)[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r"@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
@@ -92,20 +82,9 @@ _LIST_FIX = {
 }
 
 
-# Control characters (category Cc, all below U+00A0) that aren't whitespace, and the bidi
-# controls: dropped. Whitespace, controls included, is collapsed by str.split().
-_DROPPED = "".join(
-    re.escape(ch)
-    for ch in sorted({chr(i) for i in range(0xA0)} | _BIDI_CONTROLS)
-    if ch in _BIDI_CONTROLS or (unicodedata.category(ch) == "Cc" and not ch.isspace())
-)
-_UNPRINTABLE = re.compile(f"[{_DROPPED}]")
-
-
 def clean(value: object, limit: int = MAX_TEXT) -> str:
-    """Printable, single-line, NFC text of at most ``limit`` characters."""
-    text = unicodedata.normalize("NFC", str(value))
-    return " ".join(_UNPRINTABLE.sub("", text).split())[:limit].strip()
+    """A payload value: printable, single-line, NFC, at most ``limit`` characters."""
+    return _clean_text(value, limit)
 
 
 def closest(value: str, choices: Iterable[str], n: int = 3) -> list[str]:
@@ -115,29 +94,6 @@ def closest(value: str, choices: Iterable[str], n: int = 3) -> list[str]:
     same = [c for c in unique if c.casefold() == value.casefold()]
     fuzzy = difflib.get_close_matches(value.casefold(), list(by_fold), n=n, cutoff=0.6)
     return (same + [by_fold[f] for f in fuzzy if by_fold[f] not in same])[:n]
-
-
-def template_names(template: str) -> list[str]:
-    """The ``{name}`` placeholders of a template; ValueError when it is malformed."""
-    names = []
-    for _literal, name, spec, conversion in string.Formatter().parse(template):
-        if name is None:
-            continue
-        if not name.isidentifier():
-            raise ValueError(f"{{{name}}} is not a placeholder like {{application_id}}")
-        if spec or conversion:
-            raise ValueError(f"{{{name}}}: format specs and conversions are not supported")
-        names.append(name)
-    return names
-
-
-def reserved_path_conflict(path: str, email_field: str) -> str | None:
-    """Why ``path`` can't be an extra field (it overlaps a core field), or None."""
-    reserved = CORE_FIELD_PATHS + ((PERSONAL_EMAIL_PATH,) if email_field == "personal" else ())
-    for core in reserved:
-        if path == core or core.startswith(path + ".") or path.startswith(core + "."):
-            return f"collides with the core field {core}, which the mapping sets itself"
-    return None
 
 
 def _render(template: str, values: Mapping[str, str | None], path: str) -> str:

@@ -45,7 +45,7 @@ def postgres_url() -> Iterator[str]:
         pytest.skip(f"PostgreSQL tests need {PG_ENV} (e.g. postgresql://postgres@127.0.0.1/test)")
     from sqlalchemy import create_engine, text
 
-    from poller.store.engine import normalise_url
+    from poller.db_url import normalise_url
 
     name = f"poller_t_{uuid.uuid4().hex[:12]}"
     engine = create_engine(normalise_url(admin), isolation_level="AUTOCOMMIT")

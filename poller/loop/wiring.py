@@ -6,6 +6,7 @@ from poller.config import Settings
 from poller.errors import ConfigError
 from poller.flow import Services
 from poller.store.ledger import Ledger
+from poller.upstream.cv_download import CVDownloader
 from poller.upstream.hibob import HibobClient
 from poller.upstream.hibob_lists import HibobLists
 from poller.upstream.http import HttpClient, Pacer, make_session
@@ -89,6 +90,6 @@ def build_services(settings: Settings, ledger: Ledger | None = None) -> Services
         ledger=ledger or build_ledger(settings),
         pinpoint=build_pinpoint(settings),
         hibob=hibob,
-        download_http=download,
+        cv_downloader=CVDownloader(download),
         lists=HibobLists(hibob, ttl_seconds=settings.hibob.list_cache_seconds),
     )

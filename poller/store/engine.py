@@ -14,16 +14,10 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import NullPool
 
+from poller.db_url import normalise_url
+
 # A pooled PostgreSQL connection idle for longer than this is pinged before use.
 PING_AFTER_IDLE_S = 5.0
-
-
-def normalise_url(url: str) -> str:
-    """Let users write plain postgresql:// URLs: we ship psycopg 3, not psycopg2."""
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
 
 
 def make_engine(

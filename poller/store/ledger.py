@@ -32,9 +32,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
+from poller.db_url import normalise_url
 from poller.errors import PollerError, StoreError
 from poller.models import HireSummary
-from poller.store.engine import make_engine, normalise_url
+from poller.store.engine import make_engine
 from poller.store.schema import HEAD_REVISION
 from poller.store.schema import application_events as events_t
 from poller.store.schema import poller_state as state_t

@@ -14,7 +14,6 @@ import json as jsonlib
 import math
 import re
 import time
-import unicodedata
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
@@ -33,6 +32,7 @@ from poller.errors import (
     RetryableError,
     UpstreamError,
 )
+from poller.text import clean
 
 MESSAGE_LIMIT = 300
 EMAIL_EXISTS_KEY = "validations.email.alreadyexists"
@@ -50,15 +50,7 @@ def clean_text(text: str, limit: int = MESSAGE_LIMIT) -> str:
     (an error page may echo our own headers back), drop control characters, collapse
     whitespace and bound the length."""
     text = redact.redact(text).replace(f"?{redact.QUERY_MASK}", "?")
-    text = _URL_QUERY.sub(r"\1?…", text)
-    text = "".join(
-        " " if ch.isspace() else ch for ch in text
-        if ch.isspace() or unicodedata.category(ch)[0] != "C"
-    )
-    text = " ".join(text.split())
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text
+    return clean(_URL_QUERY.sub(r"\1?…", text), limit, ellipsis=True, printable=True)
 
 
 def parse_number(value: str | None) -> float | None:

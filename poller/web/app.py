@@ -24,8 +24,8 @@ from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed, Not
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from poller.config import is_loopback_host
 from poller.errors import StoreError
+from poller.hosts import is_loopback_host
 from poller.redact import redact
 from poller.report import TABLE_COLUMNS, history_rows, row_fields, row_notes, status_data
 from poller.store.views import MAX_QUERY_LENGTH, hires_per_day, search

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from poller.config import is_loopback_host
 from poller.errors import ConfigError
+from poller.hosts import is_loopback_host
 
 if TYPE_CHECKING:
     from poller.config import Settings

@@ -16,7 +16,7 @@ import pytest
 from poller.sandbox import Sandbox
 from tests.e2e.harness import secrets_env, write_config
 
-POLLER = [sys.executable, "-m", "poller.cli"]
+POLLER = [sys.executable, "-m", "poller"]
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from poller.sandbox import Sandbox
 
-POLLER = [sys.executable, "-m", "poller.cli"]
+POLLER = [sys.executable, "-m", "poller"]
 HOSTILE_FIRST, HOSTILE_LAST = "<script>alert(1)</script>", "Tester"
 HOSTILE_NAME = f"{HOSTILE_FIRST} {HOSTILE_LAST}"
 

@@ -35,7 +35,7 @@ def db_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DbFac
         pytest.skip(f"PostgreSQL tests need {PG_ENV}")
     from sqlalchemy import create_engine, text
 
-    from poller.store.engine import normalise_url
+    from poller.db_url import normalise_url
 
     engine = create_engine(normalise_url(admin), isolation_level="AUTOCOMMIT")
     base = admin.rsplit("/", 1)[0]

@@ -41,7 +41,7 @@ def _outage(db_url: str) -> Iterator[None]:
     """Take the PostgreSQL database away from every client, then bring it back as it was."""
     from sqlalchemy import create_engine, text
 
-    from poller.store.engine import normalise_url
+    from poller.db_url import normalise_url
 
     admin = postgres_admin_url()
     assert admin is not None

@@ -24,7 +24,7 @@ import pytest
 
 from poller.sandbox import Sandbox
 
-POLLER = [sys.executable, "-m", "poller.cli"]
+POLLER = [sys.executable, "-m", "poller"]
 _OWN_ENV = ("POLLER_", "PINPOINT_", "HIBOB_")
 
 

@@ -21,9 +21,10 @@ from typing import Any
 
 import pytest
 
-from poller.cv import check_cv_url, download_cv
+from poller.cv import check_cv_url
 from poller.errors import CVRejected
 from poller.sandbox import multipart
+from poller.upstream.cv_download import download_cv
 from poller.upstream.hibob import HibobClient
 from poller.upstream.http import HttpClient
 from tests.security.helpers import answer, chunked, spool_fds, storage_host

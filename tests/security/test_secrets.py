@@ -57,7 +57,7 @@ def _pg_text(url: str) -> bytes:
     """Every text cell of every table of the poller's PostgreSQL database."""
     from sqlalchemy import create_engine, text
 
-    from poller.store.engine import normalise_url
+    from poller.db_url import normalise_url
 
     engine = create_engine(normalise_url(url))
     try:

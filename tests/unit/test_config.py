@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from poller import redact
-from poller.config import Settings, is_loopback_host, load_settings
+from poller.config import Settings, load_settings
 from poller.errors import ConfigError
+from poller.hosts import is_loopback_host
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

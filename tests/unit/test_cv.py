@@ -14,9 +14,10 @@ from functools import partial
 import pytest
 import responses
 
-from poller.cv import check_cv_url, document_name, download_cv, pick_cv, sniff
+from poller.cv import check_cv_url, document_name, pick_cv, sniff
 from poller.errors import CVRejected, PermanentError, RetryableError
 from poller.models import Application, Attachment
+from poller.upstream.cv_download import download_cv
 from poller.upstream.http import HttpClient
 from tests.security.helpers import spool_fds
 

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from poller.store.engine import make_engine, normalise_url
+from poller.db_url import normalise_url
+from poller.store.engine import make_engine
 
 
 @pytest.fixture

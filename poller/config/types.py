@@ -1,29 +1,15 @@
-"""Validated value types of the configuration's sections, and ``is_loopback_host``, which the
-status page and the sync use too (``poller.config`` exports it)."""
+"""Validated value types of the configuration's sections."""
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator
 
-__all__ = ["BaseURL", "NonEmptyStr", "is_loopback_host"]
+from poller.hosts import is_loopback_host
 
-
-def is_loopback_host(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1 (also written as [::1] or ::ffff:127.x.y.z)."""
-    name = host.strip().strip("[]").lower().rstrip(".")
-    if name == "localhost":
-        return True
-    try:
-        addr = ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        return addr.ipv4_mapped.is_loopback
-    return addr.is_loopback
+__all__ = ["BaseURL", "NonEmptyStr"]
 
 
 def _base_url(value: str) -> str:

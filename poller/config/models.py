@@ -1,24 +1,14 @@
-"""Settings: defaults < config.toml < env ``POLLER_<SECTION>__<KEY>`` < CLI overrides; secrets.
+"""The configuration's sections and ``Settings``: frozen pydantic models, unknown keys refused.
 
-Everything is validated once, by pydantic, into frozen models; unknown keys are errors.
-``Settings`` is a pydantic-settings ``BaseSettings``; ``load_settings`` builds it from the layers'
-sources in ``poller.config_sources``. Every problem is collected and raised together as one
-``ConfigError``, each line naming the key and where its value came from, e.g.
-``worker.concurrency: Input should be less than or equal to 32 (from env
-POLLER_WORKER__CONCURRENCY)``.
-
-Secrets (``PINPOINT_API_KEY``, ``HIBOB_BASE64_TOKEN``, ``POLLER_WEB_TOKEN``, or their ``*_FILE``
-forms) come only from the environment; a secret-looking key in config.toml is an error. Loaded
-secrets are registered with ``poller.redact`` at once, so they are masked in every log line.
+``Settings`` is a pydantic-settings ``BaseSettings``; ``poller.config.load_settings`` builds it
+from the layers' sources (``poller.config.sources``).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import os
 import re
-from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Literal
@@ -33,10 +23,10 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from poller import redact
-from poller.config_types import BaseURL, NonEmptyStr, is_loopback_host
+from poller.config.types import BaseURL, NonEmptyStr
+from poller.db_url import normalise_url
 from poller.errors import ConfigError
-from poller.mapping import reserved_path_conflict, template_names
+from poller.fields import reserved_path_conflict, template_names
 
 __all__ = [
     "CVSettings",
@@ -53,8 +43,6 @@ __all__ = [
     "Settings",
     "WebSettings",
     "WorkerSettings",
-    "is_loopback_host",
-    "load_settings",
 ]
 
 # Settings attribute -> env var holding it (the names of the original integration).
@@ -152,9 +140,7 @@ class DatabaseSettings(_Section):
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError
 
-        # We ship psycopg 3; SQLAlchemy's bare "postgresql://" means psycopg2, and it no longer
-        # accepts "postgres://" at all. Rewrite both, as users write them, to our driver.
-        value = re.sub(r"^(?i:postgres|postgresql)://", "postgresql+psycopg://", value.strip())
+        value = normalise_url(value)
         try:
             make_url(value)
         except (ArgumentError, ValueError):
@@ -372,23 +358,3 @@ class Settings(BaseSettings, ConfigFile):
         """``Settings(...)`` made directly takes its arguments only, like any model: no
         environment read behind the caller's back. load_settings passes the layers' sources."""
         return (init_settings,)
-
-
-def load_settings(
-    path: str | None = None,
-    overrides: Mapping[str, Mapping[str, object]] | None = None,
-    env: Mapping[str, str] | None = None,
-) -> Settings:
-    """Load and validate the configuration; raise ConfigError listing every problem found.
-
-    ``path``: the --config value; else env POLLER_CONFIG; else ./config.toml, which may be
-    absent (then the defaults apply). ``overrides`` come from CLI flags and win over all.
-    ``env`` defaults to os.environ. Overrides whose value is None are ignored (a flag not
-    given). Loaded secrets are registered with ``poller.redact``.
-    """
-    from poller.config_sources import load  # it builds on this module's models
-
-    settings = load(Settings, path, overrides or {}, os.environ if env is None else env)
-    for value in settings.secret_values():
-        redact.register_secret(value)
-    return settings

@@ -27,7 +27,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource
 
-from poller.config import SECRET_ENV, ConfigFile
+from poller.config.models import SECRET_ENV, ConfigFile
 from poller.errors import ConfigError
 
 S = TypeVar("S", bound=BaseSettings)
