@@ -15,8 +15,8 @@ import structlog
 
 from poller import metrics
 from poller.discovery import Discovery, DiscoveryResult
-from poller.errors import PollerError, StoreError
-from poller.flow import CycleAborted, Services, process
+from poller.errors import CycleAborted, PollerError, StoreError
+from poller.flow import Services, process
 from poller.redact import redact
 
 log = structlog.get_logger("poller.cycle")

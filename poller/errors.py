@@ -1,44 +1,88 @@
-"""The poller's error tree. The type says what the caller should do.
+"""Every error the poller raises on purpose, in one tree by what should happen next.
 
     PollerError
-     ├── ConfigError            bad config or usage: exit 2, every problem listed
-     ├── StoreError             the database can't be reached: the cycle stops, exit 1
-     ├── UpstreamError          a Pinpoint or HiBob call failed
-     │    ├── RetryableError    429, 5xx, timeouts, connection errors: try again later
+     ├── ConfigError            stop the process: bad config or usage, exit 2, every problem
+     ├── StopCycle              stop the cycle (exit 1); the next cycle tries again
+     │    ├── StoreError        the database can't be reached or refused a write
+     │    └── CycleAborted      a row's failure that concerns every row (wraps its cause)
+     ├── UpstreamError          a Pinpoint or HiBob call failed (api, endpoint, status, key)
+     │    ├── AuthError         401/403: stop the cycle (never retried: HiBob's WAF)
+     │    ├── RetryableError    429, 5xx, timeouts: retried at once by the HTTP layer when that
+     │    │    │                is safe, then the row is rescheduled
      │    │    └── RateLimited  429, with the wait the server asked for
-     │    └── PermanentError    retrying the same request gives the same answer
-     │         ├── AuthError    401/403: the whole cycle stops (never retried: HiBob's WAF)
+     │    ├── InvalidResponse   an answer that isn't what the contract says: reschedule
+     │    └── PermanentError    the same request gets the same answer: fail the row
      │         ├── NotFound     404
-     │         ├── EmailAlreadyExists   HiBob 400 validations.email.alreadyexists
-     │         └── InvalidResponse      a body that doesn't parse or has the wrong shape
-     ├── MappingError           the application can't be turned into a HiBob payload
-     └── CVRejected             the CV can't be used (host, size, type); the hire goes on
+     │         └── EmailAlreadyExists   HiBob has the email: the employee step adopts it
+     ├── MappingError           the application can't be mapped: fail the row
+     ├── CVRejected             the CV can't be used: skip it, the hire goes on
+     └── LeaseLost              another worker holds the row now: let it go
 
-Messages never carry secrets, headers or URL query strings: they are built from the
-API name, the endpoint template, the status and the upstream error key/message only.
+``reaction`` is the flow's response to each, read from this tree: a step handles only what it
+can act on (the employee step adopts, the CV step skips a refused CV), and whatever escapes
+a step gets ``reaction(exc)``, so the tree and the reaction can't disagree.
+
+Messages never carry secrets, headers or URL query strings: they are built from the API name,
+the endpoint template, the status and the upstream error key/message only.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
 
 # What an error message says of an error body that carries no words of its own.
 EMPTY_BODY = "empty body"
 HTML_BODY = "HTML error page"
 
 
+class Reaction(StrEnum):
+    STOP_PROCESS = "stop the process"
+    STOP_CYCLE = "stop the cycle"
+    RESCHEDULE = "reschedule the row"
+    FAIL_ROW = "fail the row"
+    SKIP_CV = "skip the CV"
+    LET_GO = "let the row go"
+
+
 class PollerError(Exception):
     """Root of every error the poller raises on purpose."""
+
+    reaction: ClassVar[Reaction] = Reaction.RESCHEDULE
+
+
+def reaction(exc: BaseException) -> Reaction:
+    """What the flow does with an error that escaped a step. Anything that is not one of
+    ours is a bug: the row is rescheduled (and the bug logged), so the batch goes on."""
+    return exc.reaction if isinstance(exc, PollerError) else Reaction.RESCHEDULE
 
 
 class ConfigError(PollerError):
     """Configuration or usage is wrong. Carries every problem found, not just the first."""
+
+    reaction = Reaction.STOP_PROCESS
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = list(problems)
         super().__init__("; ".join(self.problems))
 
 
-class StoreError(PollerError):
+class StopCycle(PollerError):
+    """Nothing more can be done in this cycle."""
+
+    reaction = Reaction.STOP_CYCLE
+
+
+class StoreError(StopCycle):
     """The ledger database is unreachable or refused a write."""
+
+
+class CycleAborted(StopCycle):
+    """Raised out of the worker pool when the whole cycle must stop (credentials, store)."""
+
+    def __init__(self, cause: Exception) -> None:
+        self.cause = cause
+        super().__init__(str(cause))
 
 
 class UpstreamError(PollerError):
@@ -74,8 +118,16 @@ class UpstreamError(PollerError):
         return f"{self.api} {self.endpoint}: {status}{key}: {self.message}"
 
 
+class AuthError(UpstreamError):
+    """401 or 403: bad credentials, a missing permission or scope. Stops the cycle."""
+
+    reaction = Reaction.STOP_CYCLE
+
+
 class RetryableError(UpstreamError):
     """A transient failure: the same request may succeed later."""
+
+    reaction = Reaction.RESCHEDULE
 
 
 class RateLimited(RetryableError):
@@ -86,12 +138,17 @@ class RateLimited(RetryableError):
         super().__init__(message, **kw)  # type: ignore[arg-type]
 
 
+class InvalidResponse(UpstreamError):
+    """The upstream answered, but the body is not what the contract says. Not retried at once
+    (the same answer would come back), but the row is, later: a broken answer often heals."""
+
+    reaction = Reaction.RESCHEDULE
+
+
 class PermanentError(UpstreamError):
     """Retrying the same request will fail the same way."""
 
-
-class AuthError(PermanentError):
-    """401 or 403: bad credentials or a missing permission. Stops the cycle."""
+    reaction = Reaction.FAIL_ROW
 
 
 class NotFound(PermanentError):
@@ -99,15 +156,13 @@ class NotFound(PermanentError):
 
 
 class EmailAlreadyExists(PermanentError):
-    """HiBob answered 400 validations.email.alreadyexists: adopt the existing employee."""
-
-
-class InvalidResponse(PermanentError):
-    """The upstream answered, but the body is not what the contract says."""
+    """HiBob answered 400 "email already exists": the employee step adopts the employee."""
 
 
 class MappingError(PollerError):
     """An application can't be mapped. Names the field and the config key that fixes it."""
+
+    reaction = Reaction.FAIL_ROW
 
     def __init__(self, field: str, message: str, fix: str | None = None) -> None:
         self.field = field
@@ -120,3 +175,11 @@ class MappingError(PollerError):
 
 class CVRejected(PollerError):
     """The CV can't be used. The employee and the comment go ahead; the row records why."""
+
+    reaction = Reaction.SKIP_CV
+
+
+class LeaseLost(PollerError):
+    """Another worker holds this row now: stop working on it."""
+
+    reaction = Reaction.LET_GO

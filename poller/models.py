@@ -5,11 +5,56 @@ The clients parse upstream bodies (with pydantic) into these; nothing else sees 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Any
 
 HIRED = "hired"  # Pinpoint's stage basic_type for a hire, whatever the stage is called
+
+
+def utcnow() -> datetime:
+    """Now, as the ledger stores times: timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class State(StrEnum):
+    """processed_applications.state (design.md). How far a row got is in its checkpoints."""
+
+    PENDING = "pending"  # waiting, perhaps until next_attempt_at
+    IN_PROGRESS = "in_progress"  # under a lease
+    DONE = "done"
+    FAILED = "failed"
+    BASELINE = "baseline"  # a hire that predates the first run, left alone on purpose
+
+
+ACTIVE_STATES = (State.PENDING, State.IN_PROGRESS)
+FINAL_STATES = (State.DONE, State.FAILED)
+
+
+class EmployeeLink(StrEnum):
+    """processed_applications.employee_link: how the row got its HiBob employee."""
+
+    CREATED = "created"
+    LINKED_EXISTING = "linked_existing"  # HiBob had the email already (a rehire, say)
+
+
+class CVStatus(StrEnum):
+    """processed_applications.cv_status."""
+
+    UPLOADED = "uploaded"
+    ALREADY_THERE = "already_there"
+    NONE = "none"  # the hire has no CV
+    SKIPPED = "skipped"  # the CV couldn't be used; the row ends failed and says why
+
+
+class Outcome(StrEnum):
+    """What working one claimed row came to (the cycle summary counts these)."""
+
+    DONE = "done"
+    FAILED = "failed"
+    RETRY = "retry"  # rescheduled: back to pending with next_attempt_at
+    LOST = "lost"  # another worker took the lease over
 
 
 @dataclass(frozen=True)
@@ -115,3 +160,47 @@ class Document:
     id: str | None
     name: str
     tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Record:
+    """One row of processed_applications, as loaded."""
+
+    application_id: str
+    state: str
+    attempts: int
+    next_attempt_at: datetime | None
+    claimed_by: str | None
+    lease_expires_at: datetime | None
+    hibob_employee_id: str | None
+    employee_link: str | None
+    cv_document_id: str | None
+    cv_status: str | None
+    pinpoint_comment_id: str | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    candidate_name: str | None
+    email: str | None
+    pinpoint_updated_at: datetime | None
+    create_started_at: datetime | None
+    cv_started_at: datetime | None
+    comment_started_at: datetime | None
+    last_error_step: str | None
+    start_date: date | None
+    start_date_source: str | None
+    mapping_notes: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Event:
+    at: datetime
+    attempt: int
+    step: str
+    outcome: str
+    message: str | None
+    worker: str | None

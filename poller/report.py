@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from poller.store.ledger import Event, Ledger, Record, utcnow
+from poller.models import Event, Record, utcnow
+from poller.store.ledger import Ledger
 
 TABLE_COLUMNS = (
     "application_id",

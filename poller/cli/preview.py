@@ -21,7 +21,8 @@ from poller.discovery import Discovery
 from poller.errors import MappingError, PollerError, StoreError
 from poller.loop.wiring import build_hibob, build_ledger, build_pinpoint
 from poller.mapping import build_employee, comment_text
-from poller.store.ledger import Ledger, Record, utcnow
+from poller.models import Record, utcnow
+from poller.store.ledger import Ledger
 from poller.upstream.hibob_lists import HibobLists
 from poller.upstream.pinpoint import PinpointClient
 

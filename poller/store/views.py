@@ -10,8 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, or_, select
 
-from poller.store.ledger import Ledger, Record, _store_errors, utcnow
+from poller.models import Record, utcnow
+from poller.store.ledger import Ledger
 from poller.store.schema import processed_applications as apps_t
+from poller.store.statements import store_errors
 
 __all__ = ["Page", "hires_per_day", "search"]
 
@@ -54,7 +56,7 @@ def _matches(query: str) -> ColumnElement[bool]:
     )
 
 
-@_store_errors
+@store_errors
 def search(
     ledger: Ledger,
     *,
@@ -87,7 +89,7 @@ def search(
     return Page(rows=rows, total=total, number=page, size=size)
 
 
-@_store_errors
+@store_errors
 def hires_per_day(
     ledger: Ledger, *, days: int = 30, now: datetime | None = None
 ) -> list[tuple[date, int]]:

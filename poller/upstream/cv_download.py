@@ -17,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from poller.cv import CONTENT_TYPES, GENERIC_TYPES, sniff
-from poller.errors import CVRejected, PermanentError, RetryableError
+from poller.errors import AuthError, CVRejected, PermanentError, RetryableError
 from poller.text import clean
 from poller.upstream.http import HttpClient
 
@@ -99,7 +99,7 @@ def _follow(http: HttpClient, url: str, check: Callable[[str], None]) -> request
         host = clean(urlsplit(current).hostname or "", 80, ellipsis=True, printable=True)
         try:
             resp = http.get_absolute(current, endpoint=ENDPOINT_CV, stream=True)
-        except PermanentError as exc:  # includes 401/403 of an expired link: not a cycle stop
+        except (PermanentError, AuthError) as exc:  # 401/403 of an expired link: no cycle stop
             raise CVRejected(f"CV download from {host} failed: {exc.message}"
                              f" (HTTP {exc.status})") from exc
         if 300 <= resp.status_code < 400:

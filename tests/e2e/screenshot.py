@@ -15,8 +15,8 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
+from poller.models import utcnow
 from poller.sandbox import Sandbox
-from poller.store.ledger import utcnow
 from tests.e2e.browser import chromium, missing
 from tests.e2e.harness import make_poller
 from tests.e2e.webserver import web_server

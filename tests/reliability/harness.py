@@ -21,8 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from poller.models import Record
 from poller.sandbox import Sandbox
-from poller.store.ledger import Ledger, Record
+from poller.store.ledger import Ledger
 from tests.e2e.harness import merged, secrets_env, write_config
 
 POLLER = str(Path(sys.executable).with_name("poller"))  # this venv's console script

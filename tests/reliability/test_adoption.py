@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from poller.models import Record
 from poller.sandbox import Sandbox
-from poller.store.ledger import Record
 from tests.reliability.harness import PollerCli, employee_with_cv, ledger_at, settle, wait_until_due
 
 

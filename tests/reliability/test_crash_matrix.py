@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from poller.models import Record
 from poller.sandbox import Sandbox
-from poller.store.ledger import Record
 from tests.reliability.conftest import DbFactory
 from tests.reliability.harness import (
     CRASH_POINTS_BY_STAGE,

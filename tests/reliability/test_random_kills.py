@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from poller.models import Record
 from poller.sandbox import Sandbox
-from poller.store.ledger import Ledger, Record
+from poller.store.ledger import Ledger
 from tests.reliability.harness import (
     CRASH_POINTS_BY_STAGE,
     SEED,

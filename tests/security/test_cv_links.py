@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from poller.models import Record
 from poller.sandbox import Sandbox
 from poller.sandbox.files import pdf_bytes
-from poller.store.ledger import Record
 from tests.e2e.harness import Poller, make_poller
 from tests.security.helpers import (
     CVLinks,

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from poller.models import Record
 from poller.report import render_rows
 from poller.sandbox import Sandbox
-from poller.store.ledger import Record
 from tests.e2e.harness import make_poller
 from tests.security.helpers import run_poller
 

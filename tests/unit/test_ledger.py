@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event, inspect
 
-from poller.errors import StoreError
+from poller.errors import LeaseLost, StoreError
 from poller.models import HireSummary
-from poller.store.ledger import LeaseLost, Ledger
+from poller.store.ledger import Ledger
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 
@@ -217,7 +217,7 @@ def test_claims_take_expired_leases_then_due_rows_oldest_first(ledger: Ledger) -
 def test_a_claim_reads_the_due_index_in_order_instead_of_sorting(sqlite_url: str) -> None:
     """The claim's cost must not grow with the backlog: SQLite walks the due index to the
     LIMIT. A temporary B-tree here would mean reading and sorting every due row."""
-    from poller.store.ledger import _CANDIDATES
+    from poller.store.statements import CANDIDATES as _CANDIDATES
 
     led = Ledger(sqlite_url)
     led.migrate()

@@ -19,161 +19,53 @@ No HTTP or SQL details here: the clients and the ledger translate theirs into po
 
 from __future__ import annotations
 
-import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
 
 from poller import metrics
-from poller.config import Settings
 from poller.crashpoints import crashpoint
 from poller.cv import check_cv_url, document_name, pick_cv
 from poller.errors import (
     EMPTY_BODY,
     HTML_BODY,
-    AuthError,
     CVRejected,
+    CycleAborted,
     EmailAlreadyExists,
     InvalidResponse,
+    LeaseLost,
     MappingError,
     NotFound,
     PermanentError,
-    RateLimited,
+    Reaction,
     RetryableError,
     StoreError,
-    UpstreamError,
+    reaction,
 )
+from poller.flow.row import Row, fail, release, reschedule
+from poller.flow.services import Services
 from poller.hosts import is_loopback_host
 from poller.mapping import build_employee, clean, comment_text
-from poller.models import Application
-from poller.redact import redact
-from poller.store.ledger import LeaseLost, Ledger, Record, utcnow
-from poller.upstream.cv_download import CVDownloader
-from poller.upstream.hibob import HibobClient
-from poller.upstream.hibob_lists import HibobLists
-from poller.upstream.pinpoint import PinpointClient
+from poller.models import Application, CVStatus, EmployeeLink, Outcome, Record, State
 
 log = structlog.get_logger("poller.sync")
 
-MAX_ERROR_CHARS = 2000
 
-
-@dataclass
-class Services:
-    """Everything the flow talks to. Built once per process by ``poller.wiring``."""
-
-    settings: Settings
-    ledger: Ledger
-    pinpoint: PinpointClient
-    hibob: HibobClient
-    cv_downloader: CVDownloader
-    lists: HibobLists
-    clock: Callable[[], datetime] = utcnow
-    sleep: Callable[[float], None] = time.sleep
-    rng: random.Random = field(default_factory=random.Random)
-
-
-class CycleAborted(Exception):
-    """Raised out of the worker pool when the whole cycle must stop (credentials, store)."""
-
-    def __init__(self, cause: Exception) -> None:
-        self.cause = cause
-        super().__init__(str(cause))
-
-
-@dataclass
-class _Row:
-    svc: Services
-    rec: Record
-    worker: str
-    step: str = "fetch"
-    app: Application | None = None
-    # Checkpoints deferred to the next commit: (step, outcome, message) lines and values.
-    _lines: list[tuple[str, str, str | None]] = field(default_factory=list)
-    _values: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def id(self) -> str:
-        return self.rec.application_id
-
-    def defer(self, step: str, outcome: str, message: str | None = None, **values: Any) -> None:
-        """A checkpoint that rides on the next commit. Only for progress that is followed by
-        another checkpoint before any outside call: ``flush`` guards the calls that aren't."""
-        self._lines.append((step, outcome, redact(message) if message else message))
-        self._values.update(values)
-
-    def flush(self) -> None:
-        """Commit deferred checkpoints, if any, before an outside call."""
-        if self._lines:
-            step, outcome, message = self._lines.pop()
-            self.save(step, outcome, message)
-
-    def save(
-        self,
-        step: str,
-        outcome: str,
-        message: str | None = None,
-        *,
-        renew: bool = True,
-        **values: Any,
-    ) -> None:
-        """Commit progress (renewing the lease), fenced on this worker's claim."""
-        # Error text reaches the table and `poller show`: mask secrets and signed-URL queries.
-        message = redact(message) if message else message
-        if values.get("last_error"):
-            values["last_error"] = redact(values["last_error"])
-        earlier, self._lines = self._lines, []
-        values = {**self._values, **values}
-        self._values = {}
-        self.svc.ledger.checkpoint(
-            self.id,
-            self.worker,
-            step=step,
-            outcome=outcome,
-            message=message,
-            lease_seconds=self.svc.settings.worker.lease_seconds if renew else None,
-            now=self.svc.clock(),
-            attempt=self.rec.attempts,
-            history=earlier,
-            **values,
-        )
-        for line_step, line_outcome, _ in (*earlier, (step, outcome, message)):
-            crashpoint(f"checkpoint:{line_step}:{line_outcome}")
-            log.info(
-                "application.step", application_id=self.id, step=line_step, outcome=line_outcome
-            )
-
-    def end(self, state: str, outcome: str, message: str | None, **values: Any) -> None:
-        """Leave the row in `state`, unclaimed. The same commit as the step's checkpoint."""
-        final: dict[str, Any] = {
-            "state": state,
-            "claimed_by": None,
-            "lease_expires_at": None,
-            "next_attempt_at": None,
-            "completed_at": self.svc.clock() if state in ("done", "failed") else None,
-        }
-        final.update(values)
-        self.save(self.step, outcome, message, renew=False, **final)
-
-
-def process(svc: Services, rec: Record, worker: str) -> str:
-    """Work one claimed row as far as it goes. Returns done, failed, retry or lost.
+def process(svc: Services, rec: Record, worker: str) -> Outcome:
+    """Work one claimed row as far as it goes.
 
     Raises CycleAborted for failures that concern every row (bad credentials, the store).
     """
-    row = _Row(svc, rec, worker)
+    row = Row(svc, rec, worker)
     started = time.monotonic()
     structlog.contextvars.bind_contextvars(application_id=row.id)
     try:
         outcome = _settle(row)
     except LeaseLost:  # from a step's checkpoint, or while recording its failure
         log.warning("application.lease_lost", application_id=row.id, step=row.step)
-        outcome = "lost"
+        outcome = Outcome.LOST
     except StoreError as exc:
         raise CycleAborted(exc) from None
     finally:
@@ -188,31 +80,37 @@ def process(svc: Services, rec: Record, worker: str) -> str:
     return outcome
 
 
-def _settle(row: _Row) -> str:
-    """Run the steps, and record what became of the row whatever happens."""
+def _settle(row: Row) -> Outcome:
+    """Run the steps, and record what became of the row whatever escapes them, as
+    ``poller.errors.reaction`` says."""
     try:
         return _run_steps(row)
-    except (LeaseLost, StoreError):
-        raise
-    except AuthError as exc:
-        _release(row, exc)
-        raise CycleAborted(exc) from None
-    except MappingError as exc:
-        return _fail(row, f"cannot map application {row.id}: {exc}", error_step="map")
-    except NotFound as exc:
+    except Exception as exc:
+        how = reaction(exc)
+        if how in (Reaction.LET_GO, Reaction.STOP_PROCESS) or isinstance(exc, StoreError):
+            raise  # nothing more to write here (or nothing can be written)
+        if how is Reaction.STOP_CYCLE:
+            release(row, exc)
+            raise CycleAborted(exc) from None
+        if how is Reaction.RESCHEDULE:
+            if not isinstance(exc, RetryableError | InvalidResponse):  # a bug: the row says so
+                log.exception("application.unexpected_error", application_id=row.id, step=row.step)
+            return reschedule(row, exc)
+        # FAIL_ROW; and SKIP_CV, which only the CV step can act on: out of any other, it fails.
+        return _fail_for(row, exc)
+
+
+def _fail_for(row: Row, exc: Exception) -> Outcome:
+    if isinstance(exc, MappingError):
+        return fail(row, f"cannot map application {row.id}: {exc}", error_step="map")
+    if isinstance(exc, NotFound):
         what = "application" if exc.api == "pinpoint" else "resource"
-        return _fail(row, f"{what} not found upstream (application {row.id}): {exc}")
-    except (RetryableError, InvalidResponse) as exc:
-        return _reschedule(row, exc)
-    except PermanentError as exc:
-        extra = {"create_started_at": None} if row.step == "employee" else {}
-        return _fail(row, f"application {row.id}, step {row.step}: {exc}", **extra)
-    except Exception as exc:  # a bug must not stop the batch; the row records it
-        log.exception("application.unexpected_error", application_id=row.id, step=row.step)
-        return _reschedule(row, exc)
+        return fail(row, f"{what} not found upstream (application {row.id}): {exc}")
+    extra = {"create_started_at": None} if row.step == "employee" else {}
+    return fail(row, f"application {row.id}, step {row.step}: {exc}", **extra)
 
 
-def _run_steps(row: _Row) -> str:
+def _run_steps(row: Row) -> Outcome:
     svc, rec = row.svc, row.rec
     employee_id, link = rec.hibob_employee_id, rec.employee_link
     fresh = False  # created by a 200 in this very attempt: it can hold no documents yet
@@ -236,8 +134,11 @@ def _run_steps(row: _Row) -> str:
         )
         row.step = "employee"
         employee_id, link, fresh = _link_employee(row, payload.body, payload.email, notes)
-        if link == "linked_existing" and svc.settings.hibob.on_existing_employee == "fail":
-            return _fail(
+        if (
+            link == EmployeeLink.LINKED_EXISTING
+            and svc.settings.hibob.on_existing_employee == "fail"
+        ):
+            return fail(
                 row,
                 f"application {row.id}: an employee with email {payload.email} already exists "
                 f"in HiBob (id {employee_id}) and hibob.on_existing_employee = 'fail'. Check "
@@ -257,23 +158,25 @@ def _run_steps(row: _Row) -> str:
     row.step = "comment"
     values: dict[str, Any] = {}
     if rec.pinpoint_comment_id is None:
-        values["pinpoint_comment_id"] = _comment(row, employee_id, link or "created")
+        values["pinpoint_comment_id"] = _comment(row, employee_id, link or EmployeeLink.CREATED)
 
-    if cv_status == "skipped":
+    if cv_status == CVStatus.SKIPPED:
         message = (
             f"application {row.id}: employee {employee_id} and the Pinpoint comment are done, "
             f"but the CV was skipped: {cv_error or rec.last_error or 'see history'}. Attach it by "
             "hand and `poller resolve`, or fix the cause and `poller retry`"
         )
-        metrics.hires_total.labels(outcome="failed").inc()
-        row.end("failed", "cv_skipped", message, last_error=message, last_error_step="cv", **values)
-        return "failed"
-    row.end("done", "done", None, last_error=None, last_error_step=None, **values)
-    metrics.hires_total.labels(outcome=link or "created").inc()  # once, at the hire's end
-    return "done"
+        metrics.hires_total.labels(outcome=Outcome.FAILED).inc()
+        row.end(
+            State.FAILED, "cv_skipped", message, last_error=message, last_error_step="cv", **values
+        )
+        return Outcome.FAILED
+    row.end(State.DONE, "done", None, last_error=None, last_error_step=None, **values)
+    metrics.hires_total.labels(outcome=link or EmployeeLink.CREATED).inc()  # once, at the end
+    return Outcome.DONE
 
 
-def _comment(row: _Row, employee_id: str, link: str) -> str:
+def _comment(row: Row, employee_id: str, link: str) -> str:
     """Post the comment, once. After an attempt that may have posted it, look first."""
     svc = row.svc
     if row.rec.comment_started_at is not None:
@@ -291,7 +194,7 @@ def _comment(row: _Row, employee_id: str, link: str) -> str:
     return comment_id
 
 
-def _application(row: _Row) -> Application:
+def _application(row: Row) -> Application:
     if row.app is None:
         row.flush()
         row.step = "fetch"
@@ -307,7 +210,7 @@ def _name(app: Application) -> str | None:
 
 
 def _link_employee(
-    row: _Row, body: dict[str, Any], email: str, notes: list[str]
+    row: Row, body: dict[str, Any], email: str, notes: list[str]
 ) -> tuple[str, str, bool]:
     """Create the employee, or find the one that already has this email.
 
@@ -322,7 +225,7 @@ def _link_employee(
     try:
         employee_id = _create(row, body, email, notes)
         crashpoint("after:create")
-        return employee_id, "created", True
+        return employee_id, EmployeeLink.CREATED, True
     except EmailAlreadyExists:
         if not ours_before:
             # HiBob had this email before our first create: remember that, so a rerun after a
@@ -338,10 +241,10 @@ def _link_employee(
                 api="hibob",
                 endpoint="POST /people/search",
             ) from None
-        return found, "created" if ours_before else "linked_existing", False
+        return found, EmployeeLink.CREATED if ours_before else EmployeeLink.LINKED_EXISTING, False
 
 
-def _create(row: _Row, body: dict[str, Any], email: str, notes: list[str]) -> str:
+def _create(row: Row, body: dict[str, Any], email: str, notes: list[str]) -> str:
     """POST /people. A 400 created nothing, so it is safe to act on:
 
     - one that names the title or department (a list HiBob changed since it was read, or
@@ -363,15 +266,19 @@ def _create(row: _Row, body: dict[str, Any], email: str, notes: list[str]) -> st
             if svc.hibob.find_by_email(email) is not None:
                 raise EmailAlreadyExists(
                     f"{exc.message}, and an employee with email {email} exists",
-                    api=exc.api, endpoint=exc.endpoint, status=400,
+                    api=exc.api,
+                    endpoint=exc.endpoint,
+                    status=400,
                 ) from None
             raise
         text = f"{exc.key or ''} {exc.message}".casefold()
         work = dict(body.get("work") or {})
         dropped = [
             name
-            for name, policy in (("title", cfg.on_unknown_title),
-                                 ("department", cfg.on_unknown_department))
+            for name, policy in (
+                ("title", cfg.on_unknown_title),
+                ("department", cfg.on_unknown_department),
+            )
             if policy == "omit" and name in work and name in text
         ]
         if not dropped:
@@ -383,7 +290,7 @@ def _create(row: _Row, body: dict[str, Any], email: str, notes: list[str]) -> st
     return svc.hibob.create_employee({**body, "work": work})
 
 
-def _find_by_email(row: _Row, email: str) -> str | None:
+def _find_by_email(row: Row, email: str) -> str | None:
     """Search by email, retrying across HiBob's read-after-write lag (bounded)."""
     svc = row.svc
     deadline = time.monotonic() + svc.settings.hibob.lookup_wait_seconds
@@ -396,7 +303,7 @@ def _find_by_email(row: _Row, email: str) -> str | None:
         svc.sleep(svc.settings.hibob.lookup_interval_seconds)
 
 
-def _attach_cv(row: _Row, employee_id: str, *, fresh: bool) -> tuple[str, str | None, str | None]:
+def _attach_cv(row: Row, employee_id: str, *, fresh: bool) -> tuple[str, str | None, str | None]:
     """Returns (cv_status, document id, why skipped).
 
     Any employee not created in this very attempt (adopted, found again after a lost answer,
@@ -406,7 +313,7 @@ def _attach_cv(row: _Row, employee_id: str, *, fresh: bool) -> tuple[str, str | 
     app = _application(row)
     attachment = pick_cv(app.attachments)
     if attachment is None:
-        return "none", None, None
+        return CVStatus.NONE, None, None
     row.step = "cv"
     name = document_name(app, attachment)
     if not fresh:
@@ -415,7 +322,7 @@ def _attach_cv(row: _Row, employee_id: str, *, fresh: bool) -> tuple[str, str | 
         crashpoint("after:doc_list")
         for doc in documents:
             if doc.name.strip().casefold() == name.strip().casefold():
-                return "already_there", doc.id, None
+                return CVStatus.ALREADY_THERE, doc.id, None
     pinpoint_url = urlsplit(cfg.pinpoint.base_url)
     origin = f"{pinpoint_url.scheme}://{pinpoint_url.netloc}"
     sandbox = is_loopback_host(pinpoint_url.hostname or "")
@@ -441,56 +348,9 @@ def _attach_cv(row: _Row, employee_id: str, *, fresh: bool) -> tuple[str, str | 
             )
         crashpoint("after:doc_upload")
     except CVRejected as exc:
-        return "skipped", None, str(exc)
-    except (AuthError, NotFound, InvalidResponse):
+        return CVStatus.SKIPPED, None, str(exc)
+    except NotFound:
         raise
     except PermanentError as exc:  # HiBob refused the document (type, size, unreachable link)
-        return "skipped", None, str(exc)
-    return "uploaded", doc_id, None
-
-
-def _fail(row: _Row, message: str, error_step: str | None = None, **values: Any) -> str:
-    message = message[:MAX_ERROR_CHARS]
-    metrics.hires_total.labels(outcome="failed").inc()
-    log.warning("application.failed", application_id=row.id, step=row.step, error=message)
-    row.end(
-        "failed",
-        "failed",
-        message,
-        last_error=message,
-        last_error_step=error_step or row.step,
-        **values,
-    )
-    return "failed"
-
-
-def _reschedule(row: _Row, exc: Exception) -> str:
-    svc, cfg = row.svc, row.svc.settings.worker
-    text = str(exc) if isinstance(exc, UpstreamError) else f"{type(exc).__name__}: {exc}"
-    text = f"application {row.id}, step {row.step}: {text}"[:MAX_ERROR_CHARS]
-    attempts = row.rec.attempts
-    if attempts >= cfg.max_attempts:
-        return _fail(row, f"gave up after {attempts} attempts; last error: {text}")
-    wait = min(cfg.retry_base_seconds * 2 ** (attempts - 1), cfg.retry_max_seconds)
-    wait *= svc.rng.uniform(0.8, 1.2)
-    if isinstance(exc, RateLimited) and exc.retry_after:
-        wait = max(wait, exc.retry_after)
-    log.info("application.retry_later", application_id=row.id, step=row.step, wait_s=round(wait))
-    row.end(
-        "pending",
-        "retry",
-        text,
-        last_error=text,
-        last_error_step=row.step,
-        next_attempt_at=svc.clock() + timedelta(seconds=wait),
-    )
-    return "retry"
-
-
-def _release(row: _Row, exc: Exception) -> None:
-    if isinstance(exc, StoreError):
-        return  # nothing can be written; the lease expires and another run takes the row
-    try:
-        row.svc.ledger.release(row.id, row.worker, now=row.svc.clock(), note=str(exc)[:500])
-    except (StoreError, LeaseLost):
-        log.warning("application.release_failed", application_id=row.id)
+        return CVStatus.SKIPPED, None, str(exc)
+    return CVStatus.UPLOADED, doc_id, None

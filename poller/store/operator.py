@@ -1,0 +1,79 @@
+"""What operators do to rows by hand: retry a failed row, resolve it, purge its personal data."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+
+from poller.models import CVStatus, State
+from poller.store.schema import application_events as events_t
+from poller.store.schema import processed_applications as apps_t
+from poller.store.statements import StoreBase, record_event, store_errors
+
+
+class OperatorActions(StoreBase):
+    @store_errors
+    def retry(self, app_ids: Sequence[str] | None, *, now: datetime, note: str) -> list[str]:
+        """Failed rows back to pending, attempts reset; progress columns are kept."""
+        with self._tx() as conn:
+            q = select(apps_t.c.application_id).where(apps_t.c.state == State.FAILED)
+            if app_ids is not None:
+                q = q.where(apps_t.c.application_id.in_(app_ids))
+            ids = list(conn.execute(q).scalars())
+            for app_id in ids:
+                conn.execute(
+                    update(apps_t)
+                    .where(apps_t.c.application_id == app_id, apps_t.c.state == State.FAILED)
+                    .values(
+                        state=State.PENDING,
+                        attempts=0,
+                        next_attempt_at=None,
+                        claimed_by=None,
+                        lease_expires_at=None,
+                        # A CV that was skipped gets another try; everything done stays done.
+                        cv_status=func.nullif(apps_t.c.cv_status, CVStatus.SKIPPED),
+                        updated_at=now,
+                    )
+                )
+                record_event(conn, app_id, now, "operator", "retry", message=note)
+        return ids
+
+    @store_errors
+    def resolve(self, app_id: str, *, now: datetime, note: str) -> bool:
+        with self._tx() as conn:
+            n = conn.execute(
+                update(apps_t)
+                .where(
+                    apps_t.c.application_id == app_id,
+                    apps_t.c.state.in_((State.FAILED, State.PENDING)),
+                )
+                .values(
+                    state=State.DONE,
+                    completed_at=now,
+                    updated_at=now,
+                    claimed_by=None,
+                    lease_expires_at=None,
+                    next_attempt_at=None,
+                )
+            ).rowcount
+            if n:
+                record_event(conn, app_id, now, "operator", "resolved", message=note)
+        return bool(n)
+
+    @store_errors
+    def purge(self, app_id: str, *, now: datetime) -> bool:
+        """Forget a row's personal data; keep the fact that the application was handled."""
+        with self._tx() as conn:
+            n = conn.execute(
+                update(apps_t)
+                .where(apps_t.c.application_id == app_id)
+                .values(candidate_name=None, email=None, last_error=None, updated_at=now)
+            ).rowcount
+            if n:
+                conn.execute(delete(events_t).where(events_t.c.application_id == app_id))
+                record_event(
+                    conn, app_id, now, "operator", "purged", message="personal data removed"
+                )
+        return bool(n)

@@ -1,0 +1,176 @@
+"""The ledger's SQL: the hot path's statements (built once), the history-line insert, the
+dialect's INSERT … ON CONFLICT, and the translation of database errors into StoreError.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import Connection, Engine, and_, bindparam, insert, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from poller.errors import StoreError
+from poller.models import State
+from poller.store.schema import application_events as events_t
+from poller.store.schema import processed_applications as apps_t
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def mask_url(text: str) -> str:
+    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
+
+
+def store_errors(fn: Callable[P, T]) -> Callable[P, T]:
+    """Translate SQLAlchemy failures into StoreError at this boundary (no password inside).
+
+    sqlite3.Error too: the BEGIN IMMEDIATE of a new transaction goes to the driver directly.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except (SQLAlchemyError, sqlite3.Error) as exc:
+            detail = mask_url(str(getattr(exc, "orig", None) or exc).splitlines()[0])
+            raise StoreError(f"database error during {fn.__name__}: {detail}") from None
+
+    return wrapper
+
+
+class StoreBase:
+    """An engine and its short transactions: what the ledger's parts share."""
+
+    engine: Engine
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+
+# The hot path's statements, built once: SQLAlchemy caches their compiled form, and building
+# them anew per call (cache key and all) was most of the ledger's CPU (bench/).
+# Expired leases first, then pending rows by when they are due and how old they are (rows
+# never rescheduled, with no next_attempt_at, sort where the database puts NULLs). The ORDER
+# BY is the due index's own order, and "state IN (...)" (SQLite reads the two equalities as
+# one) lets the database walk that index and stop at the LIMIT, not sort every due row.
+DUE = and_(
+    or_(apps_t.c.state == State.IN_PROGRESS, apps_t.c.state == State.PENDING),
+    or_(
+        and_(
+            apps_t.c.state == State.PENDING,
+            or_(
+                apps_t.c.next_attempt_at.is_(None),
+                apps_t.c.next_attempt_at <= bindparam("k_now"),
+            ),
+        ),
+        and_(apps_t.c.state == State.IN_PROGRESS, apps_t.c.lease_expires_at < bindparam("k_now")),
+    ),
+)
+CANDIDATES = (
+    select(apps_t.c.application_id)
+    .where(DUE, apps_t.c.application_id.not_in(bindparam("k_skip", expanding=True)))
+    .order_by(apps_t.c.state, apps_t.c.next_attempt_at, apps_t.c.created_at)
+    .limit(8)
+)
+CLAIM = (
+    update(apps_t)
+    .where(apps_t.c.application_id == bindparam("k_app"), DUE)
+    .values(
+        state=State.IN_PROGRESS,
+        claimed_by=bindparam("k_worker"),
+        lease_expires_at=bindparam("k_lease"),
+        attempts=apps_t.c.attempts + 1,
+        updated_at=bindparam("k_now"),
+    )
+)
+CLAIM_RETURNING = CLAIM.returning(*apps_t.c)
+ROW = select(apps_t).where(apps_t.c.application_id == bindparam("k_app"))
+ATTEMPTS = select(apps_t.c.attempts).where(apps_t.c.application_id == bindparam("k_app"))
+# Its SET clause is whatever columns the parameters name.
+FENCED_UPDATE = update(apps_t).where(
+    apps_t.c.application_id == bindparam("k_app"),
+    apps_t.c.claimed_by == bindparam("k_worker"),
+    apps_t.c.state == State.IN_PROGRESS,
+)
+INSERT_EVENT = insert(events_t)
+
+
+def record_event(
+    conn: Connection,
+    application_id: str,
+    at: datetime,
+    step: str,
+    outcome: str,
+    *,
+    message: str | None = None,
+    attempt: int = 0,
+    worker: str | None = None,
+) -> None:
+    """One line of a row's history, in the caller's transaction."""
+    conn.execute(
+        INSERT_EVENT,
+        event_row(
+            application_id,
+            at,
+            step=step,
+            outcome=outcome,
+            message=message,
+            attempt=attempt,
+            worker=worker,
+        ),
+    )
+
+
+def event_row(
+    application_id: str,
+    at: datetime,
+    *,
+    step: str,
+    outcome: str,
+    message: str | None,
+    attempt: int,
+    worker: str | None,
+) -> dict[str, Any]:
+    return {
+        "application_id": application_id,
+        "at": at,
+        "attempt": attempt,
+        "step": step,
+        "outcome": outcome,
+        "message": message,
+        "worker": worker,
+    }
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def dialect_insert(conn: Connection) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (both PostgreSQL and SQLite do)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
+
+
+def insert_ignore(conn: Connection, rows: list[dict[str, Any]]) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING in the dialect's own words."""
+    return (
+        dialect_insert(conn)(apps_t)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["application_id"])
+    )
