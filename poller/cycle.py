@@ -17,6 +17,7 @@ from poller import metrics
 from poller.discovery import Discovery, DiscoveryResult
 from poller.errors import CycleAborted, PollerError, StoreError
 from poller.flow import Services, process
+from poller.models import Outcome
 from poller.redact import redact
 
 log = structlog.get_logger("poller.cycle")
@@ -120,7 +121,7 @@ class Cycle:
                     return
                 with lock:
                     outcomes[outcome] = outcomes.get(outcome, 0) + 1
-                    if outcome in ("done", "failed"):
+                    if outcome in (Outcome.DONE, Outcome.FAILED):
                         seen.discard(rec.application_id)
 
         workers = max(1, cfg.concurrency)

@@ -18,7 +18,7 @@ import structlog
 
 from poller.config import Settings
 from poller.crashpoints import crashpoint
-from poller.models import HiredStages, HireSummary, Listing, RefusedFilter
+from poller.models import HiredStages, HireSummary, Listing, RefusedFilter, State
 from poller.store.ledger import Ledger
 from poller.upstream.pinpoint import UPDATED_FILTER, PinpointClient
 
@@ -211,8 +211,8 @@ class Discovery:
         crashpoint("checkpoint:watermark")
         result = DiscoveryResult(
             listed=len(listing.hires),
-            new_pending=counts["pending"],
-            new_baseline=counts["baseline"],
+            new_pending=counts[State.PENDING],
+            new_baseline=counts[State.BASELINE],
             promoted=promoted,
             requests=listing.requests,
             reason=plan.reason,

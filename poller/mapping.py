@@ -31,7 +31,7 @@ from poller.fields import (
     reserved_path_conflict,
     template_names,
 )
-from poller.models import Application, EmployeePayload
+from poller.models import Application, EmployeeLink, EmployeePayload
 from poller.text import clean as _clean_text
 
 # Where work.startDate came from, as the row records it.
@@ -165,9 +165,9 @@ def comment_text(employee_id: str, link: str, first: str | None, last: str | Non
     name = clean(" ".join(p for p in (first, last) if p), 200)
     ident = clean(employee_id, 64)
     who = f" for {name}" if name else ""
-    if link == "created":
+    if link == EmployeeLink.CREATED:
         text = f"Employee created in HiBob with ID {ident}{who}."
-    elif link == "linked_existing":
+    elif link == EmployeeLink.LINKED_EXISTING:
         text = f"Linked to existing HiBob employee ID {ident}{who} (already in HiBob)."
     else:
         raise ValueError(f"unknown employee link {link!r}")

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from poller.models import Event, Record, utcnow
+from poller.models import Event, Record, State, utcnow
 from poller.store.ledger import Ledger
 
 TABLE_COLUMNS = (
@@ -75,7 +75,12 @@ def _rich_table(rows: Sequence[Record], out: Any) -> None:
     table.add_column("tries", no_wrap=True)
     table.add_column("updated", no_wrap=True)
     table.add_column("last error", overflow="fold", min_width=30)
-    styles = {"done": "green", "failed": "red", "pending": "yellow", "in_progress": "cyan"}
+    styles: dict[str, str] = {
+        State.DONE: "green",
+        State.FAILED: "red",
+        State.PENDING: "yellow",
+        State.IN_PROGRESS: "cyan",
+    }
     for r in rows:
         cells = [
             _text(v)

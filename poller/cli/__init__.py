@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from poller.models import State
+
 if TYPE_CHECKING:
     from poller.config import Settings
     from poller.errors import ConfigError
@@ -164,9 +166,7 @@ def status(ctx: click.Context, fmt: str) -> None:
 
 
 @main.command("list")
-@click.option(
-    "--state", type=click.Choice(["pending", "in_progress", "done", "failed", "baseline"])
-)
+@click.option("--state", type=click.Choice([s.value for s in State]))
 @click.option(
     "--limit", type=click.IntRange(min=0), default=100, show_default=True, help="0 means all rows."
 )

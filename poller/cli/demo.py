@@ -12,6 +12,7 @@ from poller.config import load_settings
 from poller.cycle import Cycle
 from poller.logs import configure_logging
 from poller.loop.wiring import build_ledger, build_services
+from poller.models import EmployeeLink
 from poller.report import render_rows
 from poller.sandbox import Sandbox
 
@@ -84,7 +85,9 @@ def run_demo(*, hires: int, seed: int) -> int:
         render_rows(ledger.rows(limit=0), "table", out=sys.stdout, pretty=True)
         counts = ledger.counts()
         created = sum(audit.employees_created_per_email().values())
-        linked = sum(1 for r in ledger.rows(limit=0) if r.employee_link == "linked_existing")
+        linked = sum(
+            1 for r in ledger.rows(limit=0) if r.employee_link == EmployeeLink.LINKED_EXISTING
+        )
         docs = sum(audit.documents_per_employee().values())
         comments = sum(audit.comments_per_application().values())
         click.echo(

@@ -21,7 +21,7 @@ from poller.discovery import Discovery
 from poller.errors import MappingError, PollerError, StoreError
 from poller.loop.wiring import build_hibob, build_ledger, build_pinpoint
 from poller.mapping import build_employee, comment_text
-from poller.models import Record, utcnow
+from poller.models import EmployeeLink, Record, State, utcnow
 from poller.store.ledger import Ledger
 from poller.upstream.hibob_lists import HibobLists
 from poller.upstream.pinpoint import PinpointClient
@@ -46,7 +46,7 @@ def _would_send(
     app = pinpoint.get_application(app_id)
     result: dict[str, Any] = {"application_id": app_id}
     employee_id = rec.hibob_employee_id if rec else None
-    link = (rec.employee_link if rec else None) or "created"
+    link = (rec.employee_link if rec else None) or EmployeeLink.CREATED
     if employee_id is None:
         try:
             payload = build_employee(
@@ -124,10 +124,12 @@ def _due_rows(
         if rec is None:
             if plan.baseline_before is None or hire.updated_at >= plan.baseline_before:
                 due[hire.id] = None  # else it would be recorded as baseline
-        elif rec.state == "baseline" and backfill_since and hire.updated_at >= backfill_since:
+        elif rec.state == State.BASELINE and backfill_since and hire.updated_at >= backfill_since:
             due[hire.id] = rec
     for rec in known.values():
-        if rec.state == "pending" and (rec.next_attempt_at is None or rec.next_attempt_at <= now):
+        if rec.state == State.PENDING and (
+            rec.next_attempt_at is None or rec.next_attempt_at <= now
+        ):
             due[rec.application_id] = rec
     return due
 

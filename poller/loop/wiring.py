@@ -7,6 +7,7 @@ from poller.errors import ConfigError
 from poller.flow import Services
 from poller.store.ledger import Ledger
 from poller.upstream.cv_download import CVDownloader
+from poller.upstream import hibob
 from poller.upstream.hibob import HibobClient
 from poller.upstream.hibob_lists import HibobLists
 from poller.upstream.http import HttpClient, Pacer, make_session
@@ -65,19 +66,17 @@ def build_hibob(settings: Settings) -> HibobClient:
     if token is None:
         raise ConfigError(["HIBOB_BASE64_TOKEN: not set (set it, or HIBOB_BASE64_TOKEN_FILE)"])
     cfg = settings.hibob
-    folder = cfg.document_folder
+    # Keyed by the same endpoint names the client paces by (templates, not URLs).
     limits = {
-        "POST /people": per_minute(cfg.create_per_minute),
-        "POST /people/search": per_minute(cfg.search_per_minute),
-        "GET /docs/people/{id}": per_minute(cfg.documents_per_minute),
-        f"POST /docs/people/{{id}}/{folder}": per_minute(cfg.documents_per_minute),
-        f"POST /docs/people/{{id}}/{folder}/upload": per_minute(cfg.documents_per_minute),
+        hibob.ENDPOINT_CREATE: per_minute(cfg.create_per_minute),
+        hibob.ENDPOINT_SEARCH: per_minute(cfg.search_per_minute),
+        **{endpoint: per_minute(cfg.documents_per_minute) for endpoint in hibob.DOCUMENT_ENDPOINTS},
     }
     pacers = {k: v for k, v in limits.items() if v is not None}
     http = build_http(
         settings, "hibob", cfg.base_url, HibobClient.headers(token.get_secret_value()), pacers
     )
-    return HibobClient(http, folder=folder)
+    return HibobClient(http, folder=cfg.document_folder)
 
 
 def build_services(settings: Settings, ledger: Ledger | None = None) -> Services:

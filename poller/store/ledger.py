@@ -130,7 +130,7 @@ class Ledger(OperatorActions):
 
         Idempotent: a row that exists is left as it is, whoever inserted it first.
         """
-        counts = {"pending": 0, "baseline": 0}
+        counts: dict[str, int] = {State.PENDING: 0, State.BASELINE: 0}
         with self._tx() as conn:
             for chunk in chunks(hires, 500):
                 ids = [h.id for h in chunk]
@@ -145,9 +145,9 @@ class Ledger(OperatorActions):
                         continue
                     existing.add(h.id)
                     state = (
-                        "baseline"
+                        State.BASELINE
                         if baseline_before is not None and h.updated_at < baseline_before
-                        else "pending"
+                        else State.PENDING
                     )
                     counts[state] += 1
                     rows.append(
@@ -172,8 +172,8 @@ class Ledger(OperatorActions):
             for app_id in ids:
                 if conn.execute(
                     update(apps_t)
-                    .where(apps_t.c.application_id == app_id, apps_t.c.state == "baseline")
-                    .values(state="pending", next_attempt_at=None, updated_at=now)
+                    .where(apps_t.c.application_id == app_id, apps_t.c.state == State.BASELINE)
+                    .values(state=State.PENDING, next_attempt_at=None, updated_at=now)
                 ).rowcount:
                     n += 1
                     record_event(
@@ -316,10 +316,10 @@ class Ledger(OperatorActions):
                 .where(
                     apps_t.c.application_id == app_id,
                     apps_t.c.claimed_by == worker,
-                    apps_t.c.state == "in_progress",
+                    apps_t.c.state == State.IN_PROGRESS,
                 )
                 .values(
-                    state="pending",
+                    state=State.PENDING,
                     claimed_by=None,
                     lease_expires_at=None,
                     attempts=func.max(apps_t.c.attempts - 1, 0)

@@ -22,6 +22,8 @@ from sqlalchemy import (
     TypeDecorator,
 )
 
+from poller.models import State
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores naive UTC, returns aware UTC: SQLite keeps no offsets, PostgreSQL does."""
@@ -84,7 +86,7 @@ processed_applications = Table(
     Column("start_date_source", String(16)),
     Column("mapping_notes", Text),
     CheckConstraint(
-        "state IN ('pending','in_progress','done','failed','baseline')",
+        f"state IN ({','.join(repr(s.value) for s in State)})",
         name="ck_processed_applications_state",
     ),
     # The claim walks this index in its ORDER BY and stops at its LIMIT (migration 0002).

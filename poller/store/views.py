@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, or_, select
 
-from poller.models import Record, utcnow
+from poller.models import Record, State, utcnow
 from poller.store.ledger import Ledger
 from poller.store.schema import processed_applications as apps_t
 from poller.store.statements import store_errors
@@ -103,7 +103,7 @@ def hires_per_day(
     first = today - timedelta(days=days - 1)
     since = datetime(first.year, first.month, first.day, tzinfo=UTC)
     q = select(apps_t.c.completed_at).where(
-        apps_t.c.state == "done", apps_t.c.completed_at >= since
+        apps_t.c.state == State.DONE, apps_t.c.completed_at >= since
     )
     per_day = {first + timedelta(days=i): 0 for i in range(days)}
     with ledger.engine.connect() as conn:
