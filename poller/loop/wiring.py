@@ -6,11 +6,12 @@ from poller.config import Settings
 from poller.errors import ConfigError
 from poller.flow import Services
 from poller.store.ledger import Ledger
-from poller.upstream.cv_download import CVDownloader
 from poller.upstream import hibob
+from poller.upstream.cv_download import CVDownloader
 from poller.upstream.hibob import HibobClient
 from poller.upstream.hibob_lists import HibobLists
-from poller.upstream.http import HttpClient, Pacer, make_session
+from poller.upstream.http import HttpClient, make_session
+from poller.upstream.pacing import Pacer
 from poller.upstream.pinpoint import PinpointClient
 
 

@@ -1,7 +1,7 @@
 """The HTTP layer shared by the Pinpoint and HiBob clients.
 
 One place owns timeouts, retries, pacing, size caps, metrics and the translation of
-`requests` exceptions into the poller's error tree (the rules are in ``poller.http_errors``).
+`requests` exceptions into the poller's error tree (the rules are in ``poller.upstream.http_errors``; the pacing in ``poller.upstream.pacing``).
 Nothing else in the package catches `requests` exceptions.
 
 Secrets stay out of everything this module emits: log events carry the path without its
@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import io
 import json as jsonlib
-import math
 import os
 import random
 import threading
@@ -45,16 +44,13 @@ from poller.upstream.http_errors import (
     Delivery,
     classify,
     parse_number,
-    reset_delay,
     server_wait,
     translate,
 )
+from poller.upstream.pacing import Clock, Pacer, Sleep, header_int
 from poller.upstream.transport import PollerAdapter
 
 log = structlog.get_logger("poller.http")
-
-Clock = Callable[[], float]
-Sleep = Callable[[float], None]
 
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD"})
 _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key"})
@@ -115,72 +111,6 @@ class _Failure:
     delivery: Delivery
     status: int | None = None
     wait: float | None = None
-
-
-class Pacer:
-    """A client-side token bucket for one endpoint (or a whole host).
-
-    ``rate_per_second`` <= 0 means unpaced, though X-RateLimit-* corrections still apply.
-    Thread-safe: a caller reserves its slot under the lock (tokens may go negative, a debt
-    later callers queue behind) and sleeps outside it.
-    """
-
-    def __init__(
-        self,
-        rate_per_second: float,
-        burst: int = 1,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = time.sleep,
-        *,
-        wall_clock: Clock = time.time,
-        max_block: float = 120.0,
-    ) -> None:
-        if burst < 1:
-            raise ValueError("burst must be at least 1")
-        self._rate = max(0.0, rate_per_second)
-        self._burst = float(burst)
-        self._clock = clock
-        self._sleep = sleep
-        self._wall = wall_clock
-        self._max_block = max_block
-        self._lock = threading.Lock()
-        self._tokens = float(burst)
-        self._stamp = clock()
-        self._blocked_until = -math.inf
-
-    def acquire(self) -> None:
-        with self._lock:
-            now = self._clock()
-            wait = max(0.0, self._blocked_until - now)
-            if self._rate > 0:
-                self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
-                self._stamp = now
-                self._tokens -= 1
-                if self._tokens < 0:
-                    wait = max(wait, -self._tokens / self._rate)
-        if wait > 0:
-            self._sleep(wait)
-
-    def correct(self, limit: int | None, remaining: int | None, reset_epoch: float | None) -> None:
-        """Obey X-RateLimit-*: at 0 remaining wait for the reset; when few remain (10% of
-        the limit or less) spread them over the time left. Bounded by ``max_block`` so a
-        bogus header can't stall a worker for hours."""
-        if remaining is None or reset_epoch is None:
-            return
-        delay = min(reset_delay(reset_epoch, self._wall()), self._max_block)
-        if remaining <= 0:
-            pause = delay
-        elif limit is not None and limit > 0 and remaining <= max(1, limit // 10):
-            pause = delay / (remaining + 1)
-        else:
-            return
-        with self._lock:
-            self._blocked_until = max(self._blocked_until, self._clock() + pause)
-
-
-def _header_int(headers: Mapping[str, str], name: str) -> int | None:
-    number = parse_number(headers.get(name))
-    return None if number is None else int(number)
 
 
 def _sans_query(path: str) -> str:
@@ -364,8 +294,8 @@ class HttpClient:
                 pacer.acquire()
 
     def _correct(self, endpoint: str, headers: Mapping[str, str]) -> None:
-        limit = _header_int(headers, "X-RateLimit-Limit")
-        remaining = _header_int(headers, "X-RateLimit-Remaining")
+        limit = header_int(headers, "X-RateLimit-Limit")
+        remaining = header_int(headers, "X-RateLimit-Remaining")
         reset = parse_number(headers.get("X-RateLimit-Reset"))
         if remaining is None or reset is None:
             return

@@ -7,6 +7,7 @@ A regression once keyed the HiBob document pacers by the folder's URL ("POST
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 from pathlib import Path
 
@@ -36,5 +37,5 @@ def test_documents_per_minute_paces_cv_uploads(tmp_path: Path, mode: str) -> Non
             if e.method == "POST" and e.route == UPLOADS[mode]
         )
     assert len(uploads) == 4  # four workers, one upload each, all at once unless paced
-    gaps = [(b - a).total_seconds() for a, b in zip(uploads, uploads[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(uploads)]
     assert min(gaps) >= 60 / PER_MINUTE * 0.9, gaps

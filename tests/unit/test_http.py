@@ -32,8 +32,9 @@ from poller.errors import (
     RetryableError,
     UpstreamError,
 )
-from poller.upstream.http import HttpClient, Pacer, make_session, parse_json, proxies_for
+from poller.upstream.http import HttpClient, make_session, parse_json, proxies_for
 from poller.upstream.http_errors import classify, clean_text
+from poller.upstream.pacing import Pacer
 
 BASE = "http://127.0.0.1:9/api/v1"
 WALL0 = 1_700_000_000.0
