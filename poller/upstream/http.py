@@ -1,8 +1,8 @@
 """The HTTP layer shared by the Pinpoint and HiBob clients.
 
 One place owns timeouts, retries, pacing, size caps, metrics and the translation of
-`requests` exceptions into the poller's error tree (the rules are in ``poller.upstream.http_errors``; the pacing in ``poller.upstream.pacing``).
-Nothing else in the package catches `requests` exceptions.
+`requests` exceptions into the poller's error tree (the rules are in ``http_errors``, the
+token bucket in ``pacing``). Nothing else in the package catches `requests` exceptions.
 
 Secrets stay out of everything this module emits: log events carry the path without its
 query string and never headers; error messages are built from the API name, the endpoint
