@@ -29,8 +29,14 @@ LAUNCH = "import sys; from poller.cli import main; sys.argv[0] = 'poller'; main(
 
 
 def run_tree(
-    tree: Path, hires: int, seed: int, dbs: Databases, workdir: Path,
-    *, latency_ms: int = 0, log_level: str = "WARNING",
+    tree: Path,
+    hires: int,
+    seed: int,
+    dbs: Databases,
+    workdir: Path,
+    *,
+    latency_ms: int = 0,
+    log_level: str = "WARNING",
 ) -> float:
     """CPU ms per hire of one `poller run --once` of ``tree`` over ``hires`` fresh hires."""
     with _sim(seed, latency_ms) as sim:
@@ -38,7 +44,9 @@ def run_tree(
         setup = PollerSetup(sim, dbs.fresh("ab"), workdir, BACKFILL_ALL)
         env = setup.env({"POLLER_LOGGING__LEVEL": log_level, "PYTHONPATH": str(tree)})
         result = run_measured(
-            [sys.executable, "-c", LAUNCH, "run", "--once"], env=env, cwd=workdir,
+            [sys.executable, "-c", LAUNCH, "run", "--once"],
+            env=env,
+            cwd=workdir,
             timeout=_timeout(hires) + hires * latency_ms / 1000,
         )
     if result.code != 0:
@@ -66,15 +74,22 @@ def main(argv: list[str] | None = None) -> int:
             speeds.append(speed_ns())
             for tree in trees:
                 ms = run_tree(
-                    tree, args.hires, 700 + rep, dbs, Path(tmp),
-                    latency_ms=args.latency_ms, log_level=args.log_level,
+                    tree,
+                    args.hires,
+                    700 + rep,
+                    dbs,
+                    Path(tmp),
+                    latency_ms=args.latency_ms,
+                    log_level=args.log_level,
                 )
                 runs[str(tree)].append(round(ms, 2))
                 print(f"[ab] round {rep + 1}: {tree}: {ms:.2f} ms/hire", flush=True)
     revs = {
         str(t): subprocess.run(
             ["git", "-C", str(t), "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         ).stdout.strip()
         for t in trees
     }

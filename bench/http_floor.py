@@ -71,8 +71,9 @@ def measure(delay_ms: int, n: int) -> dict[str, float]:
         base = f"http://127.0.0.1:{ports.get(timeout=10)}"
         pool = urllib3.PoolManager()
         session = requests.Session()
-        client = HttpClient("pinpoint", base, headers={"X-API-KEY": "k" * 24},
-                            session=make_session())
+        client = HttpClient(
+            "pinpoint", base, headers={"X-API-KEY": "k" * 24}, session=make_session()
+        )
         out = {
             "urllib3": _cpu_us(lambda: pool.request("GET", f"{base}/x").data, n),
             "requests.Session": _cpu_us(lambda: session.get(f"{base}/x", timeout=10).json(), n),

@@ -38,31 +38,51 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="few hires, one run each: a smoke run")
-    p.add_argument("--only", default=",".join(SECTIONS),
-                   help=f"comma list of sections (default all): {','.join(SECTIONS)}")
+    p.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma list of sections (default all): {','.join(SECTIONS)}",
+    )
     p.add_argument("--repeat", type=int, help="runs per cheap measurement (default 3)")
-    p.add_argument("--latency-ms", type=int, default=50,
-                   help="added to every API request on both simulators (default 50)")
+    p.add_argument(
+        "--latency-ms",
+        type=int,
+        default=50,
+        help="added to every API request on both simulators (default 50)",
+    )
     p.add_argument("--concurrency", type=int, default=4, help="worker.concurrency (default 4)")
     p.add_argument("--backlog-hires", type=int, help="default 500")
-    p.add_argument("--baseline-hires", type=int,
-                   help="hires for the concurrency-1 baseline, compared per hire (default 100)")
+    p.add_argument(
+        "--baseline-hires",
+        type=int,
+        help="hires for the concurrency-1 baseline, compared per hire (default 100)",
+    )
     p.add_argument("--rate-hires", type=int, help="default 300")
     p.add_argument("--rate-limit", type=int, default=120, help="HiBob POST /people per minute")
     p.add_argument("--rate-pace", type=int, default=118, help="poller hibob.create_per_minute")
     p.add_argument("--rate-repeat", type=int, help="rate-limited runs (default 3, ~2.5 min each)")
     p.add_argument("--quiet-sizes", help="history sizes, comma list (default 1000,10000)")
     p.add_argument("--process-hires", type=int, help="default 2000")
-    p.add_argument("--process-latency-ms", type=int, default=0,
-                   help="latency for the CPU/RSS run (default 0: a minute instead of three; "
-                        "bench/README.md says what latency does to the CPU figure)")
-    p.add_argument("--process-log-level", default="WARNING",
-                   help="logging.level of the CPU/RSS run (default WARNING; the shipped "
-                        "default is INFO, which logs about 12 lines per hire)")
+    p.add_argument(
+        "--process-latency-ms",
+        type=int,
+        default=0,
+        help="latency for the CPU/RSS run (default 0: a minute instead of three; "
+        "bench/README.md says what latency does to the CPU figure)",
+    )
+    p.add_argument(
+        "--process-log-level",
+        default="WARNING",
+        help="logging.level of the CPU/RSS run (default WARNING; the shipped "
+        "default is INFO, which logs about 12 lines per hire)",
+    )
     p.add_argument("--process-repeat", type=int, help="CPU/RSS runs (default 3)")
     p.add_argument("--cold-repeat", type=int, default=5)
-    p.add_argument("--database-url", help="a PostgreSQL server URL; the bench creates (and "
-                   "drops) one database per measurement on it. Default: SQLite files")
+    p.add_argument(
+        "--database-url",
+        help="a PostgreSQL server URL; the bench creates (and "
+        "drops) one database per measurement on it. Default: SQLite files",
+    )
     p.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     args = p.parse_args(argv)
     unknown = set(args.only.split(",")) - set(SECTIONS)
@@ -119,7 +139,10 @@ def speed_ns() -> float:
 
 def machine() -> dict[str, Any]:
     git = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False,
+        ["git", "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
         cwd=Path(__file__).resolve().parent,
     )
     return {
@@ -144,58 +167,118 @@ def rows(results: dict[str, Any]) -> list[Row]:
     if "backlog" in results:
         b = results["backlog"]
         out += [
-            (f"backlog: wall time, {b['hires']} hires, concurrency {b['concurrency']}",
-             f"{b['wall_s']:.1f} s ({b['hires_per_s']:.1f} hires/s)", "", "-"),
-            ("backlog: requests per hire (poller's)", f"{b['requests_per_hire']:.3f}",
-             "<= 4.05", _verdict(b["requests_per_hire"] <= 4.05)),
-            ("backlog: requests per hire incl. HiBob's CV fetch",
-             f"{b['requests_per_hire_incl_hibob_cv_fetch']:.3f}", "(info)", "-"),
-            (f"backlog: sequential baseline ({b['baseline_hires']} hires, concurrency 1)",
-             f"{b['baseline_seconds_per_hire'] * 1000:.0f} ms/hire", "", "-"),
-            ("backlog: speed-up over the baseline", f"{b['speedup']:.2f}x", ">= 3x",
-             _verdict(b["speedup"] >= 3)),
+            (
+                f"backlog: wall time, {b['hires']} hires, concurrency {b['concurrency']}",
+                f"{b['wall_s']:.1f} s ({b['hires_per_s']:.1f} hires/s)",
+                "",
+                "-",
+            ),
+            (
+                "backlog: requests per hire (poller's)",
+                f"{b['requests_per_hire']:.3f}",
+                "<= 4.05",
+                _verdict(b["requests_per_hire"] <= 4.05),
+            ),
+            (
+                "backlog: requests per hire incl. HiBob's CV fetch",
+                f"{b['requests_per_hire_incl_hibob_cv_fetch']:.3f}",
+                "(info)",
+                "-",
+            ),
+            (
+                f"backlog: sequential baseline ({b['baseline_hires']} hires, concurrency 1)",
+                f"{b['baseline_seconds_per_hire'] * 1000:.0f} ms/hire",
+                "",
+                "-",
+            ),
+            (
+                "backlog: speed-up over the baseline",
+                f"{b['speedup']:.2f}x",
+                ">= 3x",
+                _verdict(b["speedup"] >= 3),
+            ),
         ]
     if "rate" in results:
         r = results["rate"]
         out += [
-            (f"rate-limited: creates/min ({r['hires']} hires, limit {r['limit_per_minute']}/min)",
-             f"{r['creates_per_minute']:.1f} = {r['fraction_of_limit'] * 100:.1f}% of limit",
-             ">= 90%", _verdict(r["fraction_of_limit"] >= 0.9)),
-            ("rate-limited: 429 answers", str(r["status_429"]), "0",
-             _verdict(r["status_429"] == 0)),
+            (
+                f"rate-limited: creates/min ({r['hires']} hires, "
+                f"limit {r['limit_per_minute']}/min)",
+                f"{r['creates_per_minute']:.1f} = {r['fraction_of_limit'] * 100:.1f}% of limit",
+                ">= 90%",
+                _verdict(r["fraction_of_limit"] >= 0.9),
+            ),
+            (
+                "rate-limited: 429 answers",
+                str(r["status_429"]),
+                "0",
+                _verdict(r["status_429"] == 0),
+            ),
         ]
     if "quiet" in results:
         sizes = results["quiet"]["sizes"]
         counts = {s["requests_max"] for s in sizes.values()}
         for size, s in sizes.items():
-            out.append((
-                f"quiet poll: requests, {int(size):,} history rows",
-                f"{s['requests']:g} (cycle {s['cycle_s'] * 1000:.0f} ms)",
-                "<= 3, same for all sizes",
-                _verdict(s["requests_max"] <= 3 and len(counts) == 1),
-            ))
+            out.append(
+                (
+                    f"quiet poll: requests, {int(size):,} history rows",
+                    f"{s['requests']:g} (cycle {s['cycle_s'] * 1000:.0f} ms)",
+                    "<= 3, same for all sizes",
+                    _verdict(s["requests_max"] <= 3 and len(counts) == 1),
+                )
+            )
         for size, s in sizes.items():
             d = s["daily_reconciliation"]
-            out.append((f"daily full reconciliation: requests, {int(size):,} rows",
-                        f"{d['requests']} (cycle {d['cycle_s']:.2f} s)", "(info)", "-"))
+            out.append(
+                (
+                    f"daily full reconciliation: requests, {int(size):,} rows",
+                    f"{d['requests']} (cycle {d['cycle_s']:.2f} s)",
+                    "(info)",
+                    "-",
+                )
+            )
     if "process" in results:
         p = results["process"]
         out += [
-            (f"process: poller CPU per hire ({p['hires']} hires, {p['log_level']}, gross)",
-             f"{p['cpu_ms_per_hire']:.1f} ms", "<= 5 ms", _verdict(p["cpu_ms_per_hire"] <= 5)),
-            ("process: poller CPU per hire (net of an idle --once)",
-             f"{p['cpu_ms_per_hire_net']:.1f} ms", "(info)", "-"),
-            (f"process: peak RSS over {p['hires']} hires", f"{p['maxrss_mb']:.0f} MB",
-             "<= 150 MB", _verdict(p["maxrss_mb"] <= 150)),
+            (
+                f"process: poller CPU per hire ({p['hires']} hires, {p['log_level']}, gross)",
+                f"{p['cpu_ms_per_hire']:.1f} ms",
+                "<= 5 ms",
+                _verdict(p["cpu_ms_per_hire"] <= 5),
+            ),
+            (
+                "process: poller CPU per hire (net of an idle --once)",
+                f"{p['cpu_ms_per_hire_net']:.1f} ms",
+                "(info)",
+                "-",
+            ),
+            (
+                f"process: peak RSS over {p['hires']} hires",
+                f"{p['maxrss_mb']:.0f} MB",
+                "<= 150 MB",
+                _verdict(p["maxrss_mb"] <= 150),
+            ),
         ]
     if "cold" in results:
         c = results["cold"]
-        out.append(("cold start: poller --help", f"{c['help_wall_s'] * 1000:.0f} ms",
-                    "<= 500 ms", _verdict(c["help_wall_s"] <= 0.5)))
+        out.append(
+            (
+                "cold start: poller --help",
+                f"{c['help_wall_s'] * 1000:.0f} ms",
+                "<= 500 ms",
+                _verdict(c["help_wall_s"] <= 0.5),
+            )
+        )
     if "quiet" in results:
         first = next(iter(results["quiet"]["sizes"].values()))
-        out.append(("cold start: quiet poller run --once (process wall)",
-                    f"{first['process_wall_s'] * 1000:.0f} ms", "(info)", "-"))
+        out.append(
+            (
+                "cold start: quiet poller run --once (process wall)",
+                f"{first['process_wall_s'] * 1000:.0f} ms",
+                "(info)",
+                "-",
+            )
+        )
     return out
 
 
@@ -231,8 +314,11 @@ def main(argv: list[str] | None = None) -> int:
                     t0 = time.monotonic()
                     print(f"[bench] {name} ...", file=sys.stderr, flush=True)
                     results[name] = steps[name]()
-                    print(f"[bench] {name} done in {time.monotonic() - t0:.0f} s",
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"[bench] {name} done in {time.monotonic() - t0:.0f} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
         finally:
             dbs.drop_all()
     m = machine() | {"speed_ns_before": speed_before, "speed_ns_after": speed_ns()}
@@ -242,15 +328,19 @@ def main(argv: list[str] | None = None) -> int:
         "database": dbs.kind,
         "options": opts.__dict__ | {"quiet_sizes": list(opts.quiet_sizes)},
         "elapsed_s": round(time.monotonic() - started, 1),
-        "table": [dict(zip(("measure", "measured", "target", "verdict"), r, strict=True))
-                  for r in rows(results)],
+        "table": [
+            dict(zip(("measure", "measured", "target", "verdict"), r, strict=True))
+            for r in rows(results)
+        ],
         "results": results,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    print(f"\n{m['date']}  nproc={m['nproc']}  python {m['python']}  db={dbs.kind}  "
-          f"latency={opts.latency_ms} ms  elapsed {report['elapsed_s']} s  "
-          f"speed {speed_before}/{m['speed_ns_after']} ns (sum((1,2,3)) before/after)\n")
+    print(
+        f"\n{m['date']}  nproc={m['nproc']}  python {m['python']}  db={dbs.kind}  "
+        f"latency={opts.latency_ms} ms  elapsed {report['elapsed_s']} s  "
+        f"speed {speed_before}/{m['speed_ns_after']} ns (sum((1,2,3)) before/after)\n"
+    )
     print(table(rows(results)))
     print(f"\nwrote {args.output}")
     return 0

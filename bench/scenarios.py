@@ -115,14 +115,26 @@ def backlog_run(
 def backlog(dbs: Databases, workdir: Path, opts: Options) -> dict[str, Any]:
     runs, baselines = [], []
     for rep in range(opts.repeat):
-        runs.append(backlog_run(
-            dbs, workdir, hires=opts.backlog_hires, concurrency=opts.concurrency,
-            latency_ms=opts.latency_ms, seed=100 + rep,
-        ))
-        baselines.append(backlog_run(
-            dbs, workdir, hires=opts.baseline_hires, concurrency=1,
-            latency_ms=opts.latency_ms, seed=200 + rep,
-        ))
+        runs.append(
+            backlog_run(
+                dbs,
+                workdir,
+                hires=opts.backlog_hires,
+                concurrency=opts.concurrency,
+                latency_ms=opts.latency_ms,
+                seed=100 + rep,
+            )
+        )
+        baselines.append(
+            backlog_run(
+                dbs,
+                workdir,
+                hires=opts.baseline_hires,
+                concurrency=1,
+                latency_ms=opts.latency_ms,
+                seed=200 + rep,
+            )
+        )
     per_hire = median([r["seconds_per_hire"] for r in runs])
     base_per_hire = median([r["seconds_per_hire"] for r in baselines])
     return {
@@ -148,14 +160,14 @@ def _creates(log: list[dict[str, Any]]) -> list[datetime]:
     return sorted(
         datetime.fromisoformat(e["time"])
         for e in log
-        if e["api"] == "hibob" and e["method"] == "POST" and e["route"] == "/people"
+        if e["api"] == "hibob"
+        and e["method"] == "POST"
+        and e["route"] == "/people"
         and e["status"] in (200, 201)
     )
 
 
-def rate_limited_run(
-    dbs: Databases, workdir: Path, opts: Options, *, seed: int
-) -> dict[str, Any]:
+def rate_limited_run(dbs: Databases, workdir: Path, opts: Options, *, seed: int) -> dict[str, Any]:
     hires = opts.rate_hires
     with _sim(seed, opts.latency_ms) as sim:
         sim.set_rate_limits("hibob", {"POST /people": opts.rate_limit})
@@ -247,15 +259,17 @@ def quiet_size(dbs: Databases, workdir: Path, opts: Options, size: int) -> dict[
             sim.reset_audit()
             proc, summary = setup.run_once(timeout=RUN_TIMEOUT_BASE_S)
             audit = sim.audit()
-            runs.append({
-                "requests": int(audit["requests"]["total"]),
-                "requests_by_endpoint": audit["requests_by_endpoint"],
-                "cycle_s": float(summary["duration_s"]),
-                "process_wall_s": round(proc.wall_s, 3),
-                "cpu_s": round(proc.cpu_s, 3),
-                "maxrss_mb": round(proc.maxrss_kb / 1024, 1),
-                "discovery": summary["discovery"],
-            })
+            runs.append(
+                {
+                    "requests": int(audit["requests"]["total"]),
+                    "requests_by_endpoint": audit["requests_by_endpoint"],
+                    "cycle_s": float(summary["duration_s"]),
+                    "process_wall_s": round(proc.wall_s, 3),
+                    "cpu_s": round(proc.cpu_s, 3),
+                    "maxrss_mb": round(proc.maxrss_kb / 1024, 1),
+                    "discovery": summary["discovery"],
+                }
+            )
         # Once a day (discovery.full_reconcile_hours) the poll lists every hire on purpose.
         _mark_processed(db_url, full_listing_age=timedelta(days=2))
         sim.reset_audit()

@@ -31,9 +31,17 @@ class SimProcess:
         self.seed = seed
         self._proc = subprocess.Popen(
             [
-                sys.executable, "-m", "poller.sandbox",
-                "--pinpoint-port", "0", "--hibob-port", "0",
-                "--seed", str(seed), "--hires", str(hires),
+                sys.executable,
+                "-m",
+                "poller.sandbox",
+                "--pinpoint-port",
+                "0",
+                "--hibob-port",
+                "0",
+                "--seed",
+                str(seed),
+                "--hires",
+                str(hires),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -153,4 +161,3 @@ def _clean_env() -> dict[str, str]:
 
 def clean_env(extra: dict[str, str]) -> dict[str, str]:
     return _clean_env() | extra
-

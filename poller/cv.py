@@ -28,11 +28,18 @@ CONTENT_TYPES = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
 # Labels that say nothing about the type (S3 often serves these); the bytes decide.
-GENERIC_TYPES = frozenset({
-    "", "application/octet-stream", "binary/octet-stream", "application/zip",
-    "application/x-zip-compressed", "application/x-pdf", "application/download",
-    "application/force-download",
-})
+GENERIC_TYPES = frozenset(
+    {
+        "",
+        "application/octet-stream",
+        "binary/octet-stream",
+        "application/zip",
+        "application/x-zip-compressed",
+        "application/x-pdf",
+        "application/download",
+        "application/force-download",
+    }
+)
 _OLE_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
 # A Word document has tens of parts. Bounds for the zip directory read to sniff one:
 DOCX_MAX_ENTRIES = 2000
@@ -143,7 +150,7 @@ def check_cv_url(
 
 
 def sniff(file: IO[bytes]) -> str | None:
-    """"pdf", "doc" or "docx" from the bytes of a seekable file, else None."""
+    """ "pdf", "doc" or "docx" from the bytes of a seekable file, else None."""
     file.seek(0)
     head = file.read(1024)
     if b"%PDF-" in head:

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import IO, Any
 
 import structlog
@@ -28,7 +27,7 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 from poller.redact import redact
 
-__all__ = ["bind", "bound", "clear_context", "configure_logging", "get_logger", "unbind"]
+__all__ = ["configure_logging"]
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 FORMATS = ("json", "text", "auto")
@@ -155,30 +154,3 @@ def configure_logging(level: str, fmt: str, *, stream: IO[str] | None = None) ->
         # the level, handler and format live in stdlib logging, the chain in _PROCESSORS.
         cache_logger_on_first_use=True,
     )
-
-
-def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
-    """A structlog logger; ``name`` is the stdlib logger name (shown as ``logger``)."""
-    return structlog.stdlib.get_logger(name) if name else structlog.stdlib.get_logger()
-
-
-def bind(**kw: object) -> None:
-    """Add keys (cycle_id, application_id, step, ...) to every log line of this context."""
-    structlog.contextvars.bind_contextvars(**kw)
-
-
-def unbind(*keys: str) -> None:
-    """Remove keys added with ``bind``."""
-    structlog.contextvars.unbind_contextvars(*keys)
-
-
-def clear_context() -> None:
-    """Remove every bound key (start of a cycle, or between tests)."""
-    structlog.contextvars.clear_contextvars()
-
-
-@contextmanager
-def bound(**kw: object) -> Iterator[None]:
-    """Bind keys for the duration of a ``with`` block, restoring the previous values after."""
-    with structlog.contextvars.bound_contextvars(**kw):
-        yield

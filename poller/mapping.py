@@ -238,9 +238,7 @@ def _site(app: Application, cfg: MappingSettings, sites: Collection[str] | None)
         return site
     found = find_in_list(site, sites)
     if found is None:  # required: it can't be left out
-        raise MappingError(
-            "work.site", _not_in_list(app, "site", site, sites), _LIST_FIX["site"]
-        )
+        raise MappingError("work.site", _not_in_list(app, "site", site, sites), _LIST_FIX["site"])
     return found
 
 
@@ -337,8 +335,12 @@ def build_employee(
     if department:
         mapped = clean(lookup(cfg.department_map, department) or department)
         value = _listed(
-            app, "department", mapped, items=lists.get("department"),
-            policy=cfg.on_unknown_department, notes=notes,
+            app,
+            "department",
+            mapped,
+            items=lists.get("department"),
+            policy=cfg.on_unknown_department,
+            notes=notes,
         )
         if value is not None:
             work["department"] = value
@@ -346,7 +348,11 @@ def build_employee(
     if title:
         mapped = clean(lookup(cfg.title_map, title) or title)
         value = _listed(
-            app, "title", mapped, items=lists.get("title"), policy=cfg.on_unknown_title,
+            app,
+            "title",
+            mapped,
+            items=lists.get("title"),
+            policy=cfg.on_unknown_title,
             notes=notes,
         )
         if value is not None:
@@ -370,6 +376,9 @@ def build_employee(
         node, leaf = _set_path(body, path)
         node[leaf] = value
     return EmployeePayload(
-        body=body, email=body["email"], start_date=start, start_source=start_source,
+        body=body,
+        email=body["email"],
+        start_date=start,
+        start_source=start_source,
         notes=tuple(notes),
     )

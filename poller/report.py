@@ -149,7 +149,7 @@ def status_report(ledger: Ledger, fmt: str) -> str:
 
 
 def last_cycle_text(data: dict[str, Any]) -> str:
-    """"<time> ok", "<time> error: <why>", or "none recorded" (before the first cycle)."""
+    """ "<time> ok", "<time> error: <why>", or "none recorded" (before the first cycle)."""
     if not data.get("last_cycle_at"):
         return "none recorded"
     text = f"{data['last_cycle_at']} {data.get('last_cycle_outcome') or '?'}"

@@ -11,17 +11,43 @@ import http.client
 import urllib.error
 import urllib.request
 from ipaddress import ip_address
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from . import multipart
+from .audit import Audit
 from .hibob_errors import HibobRejection
 from .hibob_state import DOCUMENT_LIMIT_BYTES
 from .records import Document
 from .routing import Request, Response, json_response
 
-if TYPE_CHECKING:
-    from .hibob import HibobSim
+
+class HibobSim(Protocol):
+    """What these handlers use of the HiBob simulator (hibob.py), which passes itself."""
+
+    audit: Audit
+    origin: str
+    allow_remote_fetch: bool
+    fetch_timeout_seconds: float
+    upload_answer: str
+    documents_shape: str
+
+    def rejected(self, rejection: HibobRejection) -> Response: ...
+    def json_body(self, request: Request) -> Any: ...
+    def documents_of(self, employee_id: str) -> list[Document]: ...
+    def require_employee(self, employee_id: str) -> None: ...
+    def add_document(
+        self,
+        employee_id: str,
+        *,
+        folder: str,
+        name: str,
+        tags: list[str],
+        content: bytes,
+        content_type: str,
+        source: str,
+    ) -> Document: ...
+
 
 UPLOAD_ANSWERS = ("document", "empty", "no_id")
 FOLDER_IDS = {"shared": 1047097, "confidential": 1047098}  # folderId, as in the recorded answer

@@ -12,10 +12,10 @@ from typing import Any, TextIO
 
 from .audit import Audit, AuditSnapshot
 from .clock import SimClock
-from .data import seed_world
 from .hibob import HibobSim
 from .pinpoint import PinpointSim
 from .server import SimServer
+from .world import seed_world
 
 
 class Sandbox:

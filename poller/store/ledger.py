@@ -114,15 +114,6 @@ class Ledger(OperatorActions):
             return conn.execute(select(apps_t.c.application_id).limit(1)).first() is None
 
     @store_errors
-    def known_ids(self, ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        with self.engine.connect() as conn:
-            for chunk in chunks(ids, 500):
-                q = select(apps_t.c.application_id).where(apps_t.c.application_id.in_(chunk))
-                found.update(conn.execute(q).scalars())
-        return found
-
-    @store_errors
     def record_discovered(
         self, hires: Sequence[HireSummary], *, baseline_before: datetime | None, now: datetime
     ) -> dict[str, int]:

@@ -87,7 +87,8 @@ def _spool_error(exc: OSError) -> RetryableError:
     reason = exc.strerror or type(exc).__name__
     return RetryableError(
         f"CV could not be spooled to a temporary file in {tempfile.gettempdir()}: {reason}",
-        api="pinpoint", endpoint=ENDPOINT_CV,
+        api="pinpoint",
+        endpoint=ENDPOINT_CV,
     )
 
 
@@ -100,8 +101,9 @@ def _follow(http: HttpClient, url: str, check: Callable[[str], None]) -> request
         try:
             resp = http.get_absolute(current, endpoint=ENDPOINT_CV, stream=True)
         except (PermanentError, AuthError) as exc:  # 401/403 of an expired link: no cycle stop
-            raise CVRejected(f"CV download from {host} failed: {exc.message}"
-                             f" (HTTP {exc.status})") from exc
+            raise CVRejected(
+                f"CV download from {host} failed: {exc.message} (HTTP {exc.status})"
+            ) from exc
         if 300 <= resp.status_code < 400:
             location = resp.headers.get("Location")
             resp.close()

@@ -62,7 +62,8 @@ def parse_search(body: object, email: str) -> str | None:
         if not found_id:
             continue
         if found_email is None or normalize_email(found_email) in (
-            wanted, wanted + SANDBOX_EMAIL_SUFFIX
+            wanted,
+            wanted + SANDBOX_EMAIL_SUFFIX,
         ):
             return found_id
     return None
@@ -89,7 +90,9 @@ def parse_documents(body: object) -> list[Document]:
         else:
             raise InvalidResponse(
                 f"documents[{i}]: neither doc.name nor documentName",
-                api=API, endpoint=ENDPOINT_DOCS_LIST, status=200,
+                api=API,
+                endpoint=ENDPOINT_DOCS_LIST,
+                status=200,
             )
     return documents
 
@@ -130,8 +133,9 @@ class HibobClient:
         timeout): the caller searches by email first, and so can tell its own create from
         an employee who was already there."""
         try:
-            resp = self._http.request("POST", "/people", endpoint=ENDPOINT_CREATE,
-                                      idempotent=False, json=body)
+            resp = self._http.request(
+                "POST", "/people", endpoint=ENDPOINT_CREATE, idempotent=False, json=body
+            )
         except EmailAlreadyExists:
             raise
         except PermanentError as exc:
@@ -155,13 +159,15 @@ class HibobClient:
             "filters": [{"fieldPath": "root.email", "operator": "equals", "values": [wanted]}],
             "showInactive": True,
         }
-        resp = self._http.request("POST", "/people/search", endpoint=ENDPOINT_SEARCH,
-                                  idempotent=True, json=body)
+        resp = self._http.request(
+            "POST", "/people/search", endpoint=ENDPOINT_SEARCH, idempotent=True, json=body
+        )
         return parse_search(parse_json(resp, API, ENDPOINT_SEARCH), wanted)
 
     def list_documents(self, employee_id: str) -> list[Document]:
-        resp = self._http.request("GET", f"/docs/people/{quote(employee_id, safe='')}",
-                                  endpoint=ENDPOINT_DOCS_LIST)
+        resp = self._http.request(
+            "GET", f"/docs/people/{quote(employee_id, safe='')}", endpoint=ENDPOINT_DOCS_LIST
+        )
         return parse_documents(parse_json(resp, API, ENDPOINT_DOCS_LIST))
 
     def _uploaded(
@@ -184,7 +190,9 @@ class HibobClient:
         # the row retries, and lists the documents again before any new upload.
         raise RetryableError(
             f"HiBob answered 2xx ({why}) but no document named {name!r} is listed",
-            api=API, endpoint=endpoint, status=status,
+            api=API,
+            endpoint=endpoint,
+            status=status,
         )
 
     def upload_document_url(
@@ -192,11 +200,18 @@ class HibobClient:
     ) -> str | None:
         """HiBob fetches ``url`` itself. Not retried once it may have arrived: a second
         upload makes a second document."""
-        return self._uploaded(employee_id, name, ENDPOINT_DOCS_URL, lambda: self._http.request(
-            "POST", f"/docs/people/{quote(employee_id, safe='')}/{self._folder}",
-            endpoint=ENDPOINT_DOCS_URL, idempotent=False,
-            json={"documentName": name, "documentUrl": url, "tags": list(tags)},
-        ))
+        return self._uploaded(
+            employee_id,
+            name,
+            ENDPOINT_DOCS_URL,
+            lambda: self._http.request(
+                "POST",
+                f"/docs/people/{quote(employee_id, safe='')}/{self._folder}",
+                endpoint=ENDPOINT_DOCS_URL,
+                idempotent=False,
+                json={"documentName": name, "documentUrl": url, "tags": list(tags)},
+            ),
+        )
 
     def upload_document_file(
         self, employee_id: str, name: str, file: IO[bytes], content_type: str
@@ -212,15 +227,21 @@ class HibobClient:
             encoder: StreamedBody = MultipartEncoder(fields={"file": (name, file, content_type)})
             return encoder
 
-        return self._uploaded(employee_id, name, ENDPOINT_DOCS_UPLOAD, lambda: self._http.request(
-            "POST",
-            f"/docs/people/{quote(employee_id, safe='')}/{self._folder}/upload",
-            endpoint=ENDPOINT_DOCS_UPLOAD,
-            idempotent=False,
-            data=body,
-        ))
+        return self._uploaded(
+            employee_id,
+            name,
+            ENDPOINT_DOCS_UPLOAD,
+            lambda: self._http.request(
+                "POST",
+                f"/docs/people/{quote(employee_id, safe='')}/{self._folder}/upload",
+                endpoint=ENDPOINT_DOCS_UPLOAD,
+                idempotent=False,
+                data=body,
+            ),
+        )
 
     def named_list(self, name: str) -> list[str]:
-        resp = self._http.request("GET", f"/company/named-lists/{quote(name, safe='')}",
-                                  endpoint=ENDPOINT_NAMED_LIST)
+        resp = self._http.request(
+            "GET", f"/company/named-lists/{quote(name, safe='')}", endpoint=ENDPOINT_NAMED_LIST
+        )
         return parse_named_list(parse_json(resp, API, ENDPOINT_NAMED_LIST))

@@ -204,8 +204,11 @@ class HttpClient:
             endpoint=endpoint,
             idempotent=idempotent,
             options={
-                "params": params, "json": json, "data": data,
-                "headers": self._client_headers, "extra_headers": headers or {},
+                "params": params,
+                "json": json,
+                "data": data,
+                "headers": self._client_headers,
+                "extra_headers": headers or {},
                 "plain": (
                     self._base + path
                     if self._base is not None and transport.plain_path(path)
@@ -279,8 +282,11 @@ class HttpClient:
         self, exc: requests.RequestException, endpoint: str
     ) -> tuple[UpstreamError, Delivery]:
         return translate(
-            exc, api=self.api, endpoint=endpoint,
-            connect_timeout=self._timeout[0], read_timeout=self._timeout[1],
+            exc,
+            api=self.api,
+            endpoint=endpoint,
+            connect_timeout=self._timeout[0],
+            read_timeout=self._timeout[1],
         )
 
     def _pacer(self, key: str) -> Pacer | None:
@@ -332,15 +338,18 @@ class HttpClient:
             if body is None:
                 too_big = InvalidResponse(
                     f"response larger than {self._max_bytes} bytes",
-                    api=self.api, endpoint=endpoint, status=status,
+                    api=self.api,
+                    endpoint=endpoint,
+                    status=status,
                 )
                 return _Failure(too_big, "final", status=status)
             resp._content = body  # what .content/.json() read, now bounded
             return resp
         try:
-            body = self.read_limited(
-                resp, endpoint=endpoint, limit=ERROR_BODY_LIMIT, truncate=True
-            ) or b""
+            body = (
+                self.read_limited(resp, endpoint=endpoint, limit=ERROR_BODY_LIMIT, truncate=True)
+                or b""
+            )
         except UpstreamError:
             body = b""  # the status alone still classifies the answer
         err = classify(self.api, endpoint, status, body, resp.headers, now=self._wall())
@@ -357,10 +366,14 @@ class HttpClient:
         if body is not None:
             extra = {**extra, "Content-Type": body.content_type}
         req = transport.prepare(
-            method, url,
-            query=_encode_query(options.get("params")), plain=options.get("plain"),
-            headers=options["headers"], extra_headers=extra,
-            body=body, json=options.get("json"),
+            method,
+            url,
+            query=_encode_query(options.get("params")),
+            plain=options.get("plain"),
+            headers=options["headers"],
+            extra_headers=extra,
+            body=body,
+            json=options.get("json"),
         )
         parts = urlsplit(url)
         return self._session.get_adapter(url).send(
@@ -399,8 +412,12 @@ class HttpClient:
                 api=self.api, endpoint=endpoint, status=str(status) if status else "error"
             ).inc()
             event: dict[str, Any] = {
-                "api": self.api, "method": method, "endpoint": endpoint, "path": log_path,
-                "status": status, "ms": round((self._clock() - started) * 1000, 1),
+                "api": self.api,
+                "method": method,
+                "endpoint": endpoint,
+                "path": log_path,
+                "status": status,
+                "ms": round((self._clock() - started) * 1000, 1),
                 "attempt": attempt,
             }
             if not isinstance(outcome, _Failure):
@@ -450,6 +467,8 @@ def parse_json(resp: requests.Response, api: str, endpoint: str) -> object:
         except (ValueError, RecursionError):
             reason = "body is not valid JSON"
     raise InvalidResponse(
-        f"{reason} (HTTP {resp.status_code})", api=api, endpoint=endpoint,
+        f"{reason} (HTTP {resp.status_code})",
+        api=api,
+        endpoint=endpoint,
         status=resp.status_code,
     )

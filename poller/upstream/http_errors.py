@@ -179,7 +179,10 @@ def classify(
     detail = _error_detail(raw, content_type)
     message = detail.message
     kw: dict[str, Any] = {
-        "api": api, "endpoint": endpoint, "status": status, "key": detail.key,
+        "api": api,
+        "endpoint": endpoint,
+        "status": status,
+        "key": detail.key,
         "parameter": detail.parameter,
     }
     if status == 429:
@@ -242,12 +245,20 @@ def translate(
         isinstance(e, ReadTimeoutError) for e in chain
     ):
         message = f"read timed out after {read_timeout:g}s"
-    elif isinstance(exc, (requests.exceptions.ChunkedEncodingError,
-                          requests.exceptions.ContentDecodingError)):
+    elif isinstance(
+        exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
+    ):
         message = "response body cut off or undecodable"
-    elif isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-                          requests.exceptions.InvalidSchema, requests.exceptions.InvalidHeader,
-                          requests.exceptions.URLRequired)):
+    elif isinstance(
+        exc,
+        (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema,
+            requests.exceptions.InvalidHeader,
+            requests.exceptions.URLRequired,
+        ),
+    ):
         kind, message, delivery = PermanentError, "invalid request URL or header", "final"
     elif isinstance(exc, requests.exceptions.ConnectionError):
         message = "connection reset or closed by the server"
@@ -258,8 +269,10 @@ def translate(
             delivery = "unsent"
             text = " ".join(str(e) for e in unsent).lower()
             message = (
-                "connection refused" if "refused" in text
-                else "could not resolve host" if "resolve" in text
+                "connection refused"
+                if "refused" in text
+                else "could not resolve host"
+                if "resolve" in text
                 else "could not connect"
             )
     else:

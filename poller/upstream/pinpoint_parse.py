@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from poller.models import HIRED, Application, Attachment, Comment, HireSummary, Job, Stage
+from poller.models import Application, Attachment, Comment, HireSummary, Job, Stage
 from poller.upstream.wire import (
     ApplicationAttributes,
     ApplicationDocument,
@@ -194,11 +194,6 @@ def parse_application(body: object) -> Application:
 
 def _data(rel: Any) -> Ref | None:
     return getattr(rel, "data", None) if rel is not None else None
-
-
-def is_hired(app: Application) -> bool | None:
-    """Whether the application sits in a hired stage; None when the fetch can't tell."""
-    return None if app.stage_basic_type is None else app.stage_basic_type == HIRED
 
 
 def parse_comments_page(body: object) -> list[Comment]:

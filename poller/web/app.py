@@ -144,8 +144,12 @@ class StatusApp:
         return hmac.compare_digest(auth.password.encode("utf-8"), self._token)
 
     def _unauthorized(self) -> Response:
-        response = self._page("error.html", status=401, title="Unauthorized",
-                              message="This page needs the access token as the password.")
+        response = self._page(
+            "error.html",
+            status=401,
+            title="Unauthorized",
+            message="This page needs the access token as the password.",
+        )
         response.headers["WWW-Authenticate"] = 'Basic realm="poller status", charset="UTF-8"'
         return response
 
@@ -238,8 +242,14 @@ def _chart(days: list[tuple[date, int]]) -> dict[str, Any]:
     for i, (day, n) in enumerate(days):
         h = round(height * n / peak) if peak else 0
         bars.append(
-            {"x": i * (bar + gap), "y": height - h, "width": bar, "height": h,
-             "label": f"{day.isoformat()}: {n} hire{'' if n == 1 else 's'}", "n": n}
+            {
+                "x": i * (bar + gap),
+                "y": height - h,
+                "width": bar,
+                "height": h,
+                "label": f"{day.isoformat()}: {n} hire{'' if n == 1 else 's'}",
+                "n": n,
+            }
         )
     return {
         "bars": bars,

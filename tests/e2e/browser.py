@@ -53,10 +53,7 @@ def require_browser() -> None:
     gaps = missing()
     if not gaps:
         return
-    reason = (
-        f"browser tests need {', '.join(gaps)} "
-        "(apt-get install chromium chromium-driver)"
-    )
+    reason = f"browser tests need {', '.join(gaps)} (apt-get install chromium chromium-driver)"
     if os.environ.get(REQUIRE_ENV) == "1":
         pytest.fail(f"{reason}, and {REQUIRE_ENV}=1: they can't skip")
     pytest.skip(reason)

@@ -63,6 +63,7 @@ def test_poller_web_exits_1_when_its_port_is_taken_or_the_schema_is_old(tmp_path
     config = tmp_path / "config.toml"
     config.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/p.db"\n')
     cmd = [*POLLER, "--config", str(config), "web"]
+
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [*cmd, *args], capture_output=True, text=True, env=clean_env(), timeout=60, check=False
@@ -70,8 +71,13 @@ def test_poller_web_exits_1_when_its_port_is_taken_or_the_schema_is_old(tmp_path
 
     old = run()
     assert old.returncode == 1 and "poller db upgrade" in old.stderr
-    subprocess.run([*POLLER, "--config", str(config), "db", "upgrade"], check=True,
-                   capture_output=True, env=clean_env(), timeout=60)
+    subprocess.run(
+        [*POLLER, "--config", str(config), "db", "upgrade"],
+        check=True,
+        capture_output=True,
+        env=clean_env(),
+        timeout=60,
+    )
     with web_server(config) as web:
         port = web.url.rsplit(":", 1)[1]
         taken = run("--port", port)

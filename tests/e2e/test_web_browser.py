@@ -133,7 +133,11 @@ def test_status_page_in_a_browser(tmp_path: Path, sandbox: Sandbox, db_url: str)
 
     show = subprocess.run(
         [*POLLER, "--config", str(config), "show", hostile],
-        capture_output=True, text=True, env=clean_env(), timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=60,
+        check=True,
     ).stdout.splitlines()
     width = max(len(name) for name, _ in fields)
     assert [f"{name:<{width}}  {value}".rstrip() for name, value in fields] == [

@@ -93,9 +93,7 @@ class Outcome:
     tally: Tally
 
 
-def _scenario(
-    index: int, chain: tuple[str, ...], cv_mode: str, db_url: str, tmp: Path
-) -> Outcome:
+def _scenario(index: int, chain: tuple[str, ...], cv_mode: str, db_url: str, tmp: Path) -> Outcome:
     world = World.build(seed=100 + index)
     tmp.mkdir()
     problems: list[str] = []
@@ -166,9 +164,7 @@ def test_kill_at_every_step_boundary_then_rerun(db_factory: DbFactory, tmp_path:
                 range(len(SCENARIOS)),
             )
         )
-    failures = [
-        f"{' → '.join(o.chain)} ({o.cv_mode}): {p}" for o in outcomes for p in o.problems
-    ]
+    failures = [f"{' → '.join(o.chain)} ({o.cv_mode}): {p}" for o in outcomes for p in o.problems]
     report(
         "crash_matrix",
         db=urls[0].split(":", 1)[0],

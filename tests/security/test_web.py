@@ -80,7 +80,11 @@ def test_binding_off_loopback_without_a_token_is_refused(world: World) -> None:
     for host in (ANY, "::", "192.0.2.10"):
         out = subprocess.run(
             [*POLLER, "--config", str(world.config), "web", "--host", host, "--port", "0"],
-            capture_output=True, text=True, env=clean_env(), timeout=60, check=False,
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+            timeout=60,
+            check=False,
         )
         assert out.returncode == 2, out.stderr
         assert "refusing to serve the status page" in out.stderr

@@ -26,7 +26,10 @@ def _kubectl() -> str:
 
 def test_the_status_page_overlay_wires_its_token_and_nothing_else() -> None:
     out = subprocess.run(
-        [_kubectl(), "kustomize", str(OVERLAY)], capture_output=True, text=True, check=True,
+        [_kubectl(), "kustomize", str(OVERLAY)],
+        capture_output=True,
+        text=True,
+        check=True,
         timeout=60,
     ).stdout
     docs = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(out) if d}
@@ -49,8 +52,9 @@ def test_the_status_page_overlay_wires_its_token_and_nothing_else() -> None:
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     service = docs[("Service", "poller-status-page")]["spec"]
     assert service["type"] == "ClusterIP" and service["ports"][0]["port"] == 8080
-    assert service["selector"] == docs[("Deployment", "poller-status-page")]["spec"]["selector"][
-        "matchLabels"
-    ]
+    assert (
+        service["selector"]
+        == docs[("Deployment", "poller-status-page")]["spec"]["selector"]["matchLabels"]
+    )
     template = (ROOT / "deploy/kubernetes/base/secret.example.yaml").read_text()
     assert "status-page-token:" in template

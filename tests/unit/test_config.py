@@ -533,7 +533,8 @@ def test_web_token_in_the_file_or_an_override_is_refused(tmp_path: Path) -> None
     with pytest.raises(ConfigError) as exc:
         load_settings(path, env={"POLLER_WEB__TOKEN": "hunter33"})
     problems = problems_of(exc)
-    assert problems[0].startswith("web.token: secrets don't belong in the config; set "
-                                  "POLLER_WEB_TOKEN")
+    assert problems[0].startswith(
+        "web.token: secrets don't belong in the config; set POLLER_WEB_TOKEN"
+    )
     assert problems[1].startswith("web.token: secrets don't belong here; set POLLER_WEB_TOKEN")
     assert "hunter2" not in str(exc.value) and "hunter3" not in str(exc.value)

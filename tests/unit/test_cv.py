@@ -43,8 +43,16 @@ def att(
 
 def application(first: str | None = "Brian", last: str | None = "Farrell") -> Application:
     return Application(
-        id="8863902", first_name=first, last_name=last, email=None, phone=None,
-        updated_at=None, job_id=None, job_title=None, department=None, location=None,
+        id="8863902",
+        first_name=first,
+        last_name=last,
+        email=None,
+        phone=None,
+        updated_at=None,
+        job_id=None,
+        job_title=None,
+        department=None,
+        location=None,
         offer_start_on=None,
     )
 
@@ -177,8 +185,13 @@ def test_bad_cv_links(url: str, reason: str) -> None:
     ],
 )
 def test_loopback_only_when_allowed(url: str, allow_loopback: bool, reason: str | None) -> None:
-    check = partial(check_cv_url, url, allowed_hosts=ALLOWED,
-                    pinpoint_origin="http://127.0.0.1:8080/api/v1", allow_loopback=allow_loopback)
+    check = partial(
+        check_cv_url,
+        url,
+        allowed_hosts=ALLOWED,
+        pinpoint_origin="http://127.0.0.1:8080/api/v1",
+        allow_loopback=allow_loopback,
+    )
     if reason is None:
         check()
     else:
@@ -187,19 +200,28 @@ def test_loopback_only_when_allowed(url: str, allow_loopback: bool, reason: str 
 
 
 def test_allowed_ip_literal_must_match_exactly() -> None:
-    check_cv_url("https://8.8.8.8/cv.pdf", allowed_hosts=["8.8.8.8"],
-                 pinpoint_origin=ORIGIN, allow_loopback=False)
+    check_cv_url(
+        "https://8.8.8.8/cv.pdf",
+        allowed_hosts=["8.8.8.8"],
+        pinpoint_origin=ORIGIN,
+        allow_loopback=False,
+    )
     with pytest.raises(CVRejected):
-        check_cv_url("https://18.8.8.8/cv.pdf", allowed_hosts=["8.8.8.8"],
-                     pinpoint_origin=ORIGIN, allow_loopback=False)
+        check_cv_url(
+            "https://18.8.8.8/cv.pdf",
+            allowed_hosts=["8.8.8.8"],
+            pinpoint_origin=ORIGIN,
+            allow_loopback=False,
+        )
 
 
 # --- download_cv ----------------------------------------------------------------------
 
 SANDBOX = "http://127.0.0.1:8080"
 CV_URL = f"{SANDBOX}/files/cv.pdf?sig=sekret-signature"
-check = partial(check_cv_url, allowed_hosts=["localhost"], pinpoint_origin=SANDBOX,
-                allow_loopback=True)
+check = partial(
+    check_cv_url, allowed_hosts=["localhost"], pinpoint_origin=SANDBOX, allow_loopback=True
+)
 
 
 @pytest.fixture
@@ -244,10 +266,16 @@ class Endless(io.RawIOBase):
         (PDF, "application/pdf", "application/pdf"),
         (PDF, "binary/octet-stream", "application/pdf"),
         (DOC, "application/msword", "application/msword"),
-        (docx(), "application/zip",
-         "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-        (docx(), "application/msword",
-         "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        (
+            docx(),
+            "application/zip",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
+        (
+            docx(),
+            "application/msword",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
     ],
 )
 def test_download_cv_types(
@@ -279,9 +307,15 @@ def test_download_cv_rejects_other_types(
 
 @pytest.mark.parametrize("declare_length", [True, False])
 def test_download_cv_size_cap(mocked: responses.RequestsMock, declare_length: bool) -> None:
-    mocked.add(responses.Response("GET", CV_URL, body=PDF + b"0" * (5 * 1024 * 1024),
-                                  content_type="application/pdf",
-                                  auto_calculate_content_length=declare_length))
+    mocked.add(
+        responses.Response(
+            "GET",
+            CV_URL,
+            body=PDF + b"0" * (5 * 1024 * 1024),
+            content_type="application/pdf",
+            auto_calculate_content_length=declare_length,
+        )
+    )
     with pytest.raises(CVRejected, match="larger than 5 MB"):
         fetch()
 
@@ -298,9 +332,15 @@ def test_download_cv_without_length_stops_reading_once_over_the_cap(
     """Chunked, no Content-Length: reading stops mid-stream just past the limit, and the
     temporary file is gone."""
     source = Endless(PDF, total=50 * 1024 * 1024)
-    mocked.add(responses.Response("GET", CV_URL, body=io.BufferedReader(source),
-                                  content_type="application/pdf",
-                                  auto_calculate_content_length=False))
+    mocked.add(
+        responses.Response(
+            "GET",
+            CV_URL,
+            body=io.BufferedReader(source),
+            content_type="application/pdf",
+            auto_calculate_content_length=False,
+        )
+    )
     before = spool_fds()
     with pytest.raises(CVRejected, match="larger than 1 MB"):
         fetch(max_bytes=1024 * 1024)
@@ -312,10 +352,16 @@ def test_download_cv_refuses_a_declared_length_over_the_cap_before_reading(
     mocked: responses.RequestsMock,
 ) -> None:
     source = Endless(PDF, total=50 * 1024 * 1024)
-    mocked.add(responses.Response("GET", CV_URL, body=io.BufferedReader(source),
-                                  content_type="application/pdf",
-                                  headers={"Content-Length": str(50 * 1024 * 1024)},
-                                  auto_calculate_content_length=False))
+    mocked.add(
+        responses.Response(
+            "GET",
+            CV_URL,
+            body=io.BufferedReader(source),
+            content_type="application/pdf",
+            headers={"Content-Length": str(50 * 1024 * 1024)},
+            auto_calculate_content_length=False,
+        )
+    )
     with pytest.raises(CVRejected, match="larger than 5 MB"):
         fetch()
     assert source.data_read == 0
@@ -350,10 +396,16 @@ def test_download_cv_cut_off_midway_is_retryable_and_leaves_no_file(
     mocked: responses.RequestsMock,
 ) -> None:
     """The server promised more than it sent: urllib3 notices, the download is retried later."""
-    mocked.add(responses.Response("GET", CV_URL, body=io.BufferedReader(Endless(PDF, 1000)),
-                                  content_type="application/pdf",
-                                  headers={"Content-Length": "5000"},
-                                  auto_calculate_content_length=False))
+    mocked.add(
+        responses.Response(
+            "GET",
+            CV_URL,
+            body=io.BufferedReader(Endless(PDF, 1000)),
+            content_type="application/pdf",
+            headers={"Content-Length": "5000"},
+            auto_calculate_content_length=False,
+        )
+    )
     before = spool_fds()
     with pytest.raises(RetryableError, match="cut off"):
         fetch()
@@ -410,15 +462,19 @@ def test_download_cv_follows_allowed_redirects_rechecking_each(
         check(url)
 
     assert fetch(check=recording)[0] == PDF
-    assert seen == [CV_URL, "http://localhost:8080/a?sig=2",
-                    "http://localhost:8080/files/final.pdf"]
+    assert seen == [
+        CV_URL,
+        "http://localhost:8080/a?sig=2",
+        "http://localhost:8080/files/final.pdf",
+    ]
 
 
 def test_download_cv_redirect_off_the_allowlist_is_not_followed(
     mocked: responses.RequestsMock,
 ) -> None:
-    mocked.get(CV_URL, status=302,
-               headers={"Location": "http://169.254.169.254/latest/meta-data?x=1"})
+    mocked.get(
+        CV_URL, status=302, headers={"Location": "http://169.254.169.254/latest/meta-data?x=1"}
+    )
     with pytest.raises(CVRejected, match=r"169\.254\.169\.254") as info:
         fetch()
     assert len(mocked.calls) == 1 and "meta-data" not in str(info.value)
@@ -441,9 +497,12 @@ def test_download_cv_redirect_without_location(mocked: responses.RequestsMock) -
 def test_download_cv_refused_link_is_a_cv_problem_not_an_auth_stop(
     mocked: responses.RequestsMock, status: int
 ) -> None:
-    mocked.get(CV_URL, status=status,
-               body=b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message>"
-                    b"<X>sekret-signature</X></Error>")
+    mocked.get(
+        CV_URL,
+        status=status,
+        body=b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message>"
+        b"<X>sekret-signature</X></Error>",
+    )
     with pytest.raises(CVRejected, match=f"HTTP {status}") as info:
         fetch()
     assert "sekret-signature" not in str(info.value)
@@ -507,8 +566,16 @@ def test_sniff_finds_the_end_record_after_a_zip_comment() -> None:
 
 
 def test_unreadable_pinpoint_origin_only_loses_the_origin_match() -> None:
-    check_cv_url("https://acme.pinpointhq.com/cv.pdf", allowed_hosts=ALLOWED,
-                 pinpoint_origin="https://[::1", allow_loopback=False)
+    check_cv_url(
+        "https://acme.pinpointhq.com/cv.pdf",
+        allowed_hosts=ALLOWED,
+        pinpoint_origin="https://[::1",
+        allow_loopback=False,
+    )
     with pytest.raises(CVRejected, match=r"not in cv\.allowed_hosts"):
-        check_cv_url("https://files.example.com/cv.pdf", allowed_hosts=ALLOWED,
-                     pinpoint_origin="https://files.example.com:bad", allow_loopback=False)
+        check_cv_url(
+            "https://files.example.com/cv.pdf",
+            allowed_hosts=ALLOWED,
+            pinpoint_origin="https://files.example.com:bad",
+            allow_loopback=False,
+        )

@@ -42,20 +42,27 @@ def mocked() -> Iterator[responses.RequestsMock]:
 
 
 def make_client(folder: str = "shared") -> HibobClient:
-    http = HttpClient("hibob", BASE, headers=HibobClient.headers(TOKEN),
-                      sleep=lambda _: None, max_retries=2)
+    http = HttpClient(
+        "hibob", BASE, headers=HibobClient.headers(TOKEN), sleep=lambda _: None, max_retries=2
+    )
     return HibobClient(http, folder=folder)
 
 
 def test_headers_use_basic_auth() -> None:
-    assert HibobClient.headers("abc") == {"Authorization": "Basic abc",
-                                          "Accept": "application/json"}
+    assert HibobClient.headers("abc") == {
+        "Authorization": "Basic abc",
+        "Accept": "application/json",
+    }
 
 
 # --- create ---------------------------------------------------------------------------
 
-PAYLOAD = {"firstName": "Brian", "surname": "Farrell", "email": "brian.farrell@example.com",
-           "work": {"site": "London", "startDate": "2025-03-03"}}
+PAYLOAD = {
+    "firstName": "Brian",
+    "surname": "Farrell",
+    "email": "brian.farrell@example.com",
+    "work": {"site": "London", "startDate": "2025-03-03"},
+}
 
 
 @pytest.mark.parametrize("answer_id", ["3397352260643062621", 3397352260643062621])
@@ -70,8 +77,11 @@ def test_create_employee_returns_id_as_text(
 
 
 def test_create_employee_email_already_exists(mocked: responses.RequestsMock) -> None:
-    mocked.post(f"{BASE}/people", status=400,
-                json={"key": "validations.email.alreadyexists", "error": "Email exists"})
+    mocked.post(
+        f"{BASE}/people",
+        status=400,
+        json={"key": "validations.email.alreadyexists", "error": "Email exists"},
+    )
     with pytest.raises(EmailAlreadyExists) as info:
         make_client().create_employee(PAYLOAD)
     assert info.value.key == "validations.email.alreadyexists"
@@ -82,16 +92,26 @@ def test_create_employee_email_already_exists_said_in_words(
     mocked: responses.RequestsMock,
 ) -> None:
     """HiBob's other documented error shape carries no key: its message still says it."""
-    mocked.post(f"{BASE}/people", status=400, json={
-        "statusCode": 400, "error": "Bad Request",
-        "message": "Email brian.farrell@example.com already exists", "timestamp": "x"})
+    mocked.post(
+        f"{BASE}/people",
+        status=400,
+        json={
+            "statusCode": 400,
+            "error": "Bad Request",
+            "message": "Email brian.farrell@example.com already exists",
+            "timestamp": "x",
+        },
+    )
     with pytest.raises(EmailAlreadyExists):
         make_client().create_employee(PAYLOAD)
 
 
 def test_create_employee_list_value_rejected(mocked: responses.RequestsMock) -> None:
-    mocked.post(f"{BASE}/people", status=400,
-                json={"key": "validations.list.invalid", "error": "Site Londn not found"})
+    mocked.post(
+        f"{BASE}/people",
+        status=400,
+        json={"key": "validations.list.invalid", "error": "Site Londn not found"},
+    )
     with pytest.raises(PermanentError, match="Site Londn not found") as info:
         make_client().create_employee(PAYLOAD)
     assert type(info.value) is PermanentError
@@ -132,13 +152,20 @@ def test_create_employee_answer_without_id(mocked: responses.RequestsMock) -> No
 
 
 def test_find_by_email_sends_one_normalised_search(mocked: responses.RequestsMock) -> None:
-    mocked.post(f"{BASE}/people/search",
-                json={"employees": [{"id": "42", "email": "Brian.Farrell@Example.com"}]})
+    mocked.post(
+        f"{BASE}/people/search",
+        json={"employees": [{"id": "42", "email": "Brian.Farrell@Example.com"}]},
+    )
     assert make_client().find_by_email("  Brian.Farrell@EXAMPLE.com ") == "42"
     assert sent_json(mocked.calls[0].request.body) == {
         "fields": ["root.id", "root.email", "internal.lifecycleStatus"],
-        "filters": [{"fieldPath": "root.email", "operator": "equals",
-                     "values": ["brian.farrell@example.com"]}],
+        "filters": [
+            {
+                "fieldPath": "root.email",
+                "operator": "equals",
+                "values": ["brian.farrell@example.com"],
+            }
+        ],
         "showInactive": True,
     }
 
@@ -155,8 +182,11 @@ def test_find_by_email_is_retried_on_5xx(mocked: responses.RequestsMock) -> None
 
 
 def test_find_by_email_bad_request(mocked: responses.RequestsMock) -> None:
-    mocked.post(f"{BASE}/people/search", status=400,
-                json={"key": "validations.filter", "error": "values must not be empty"})
+    mocked.post(
+        f"{BASE}/people/search",
+        status=400,
+        json={"key": "validations.filter", "error": "values must not be empty"},
+    )
     with pytest.raises(PermanentError, match="values must not be empty"):
         make_client().find_by_email("a@example.com")
 
@@ -185,17 +215,31 @@ def test_parse_search_requires_employees() -> None:
 
 
 def test_list_documents_spec_shape(mocked: responses.RequestsMock) -> None:
-    mocked.get(f"{BASE}/docs/people/42", json={"documents": [
-        {"documentName": "CV - Brian Farrell.pdf", "downloadLink": "https://x/y?s=1"}]})
+    mocked.get(
+        f"{BASE}/docs/people/42",
+        json={
+            "documents": [
+                {"documentName": "CV - Brian Farrell.pdf", "downloadLink": "https://x/y?s=1"}
+            ]
+        },
+    )
     assert make_client().list_documents("42") == [Document(None, "CV - Brian Farrell.pdf")]
 
 
 def test_list_documents_client_shape(mocked: responses.RequestsMock) -> None:
-    mocked.get(f"{BASE}/docs/people/42", json={"documents": [
-        {"doc": {"id": 123, "name": "CV - Brian Farrell.pdf", "tags": ["CV"]}},
-        {"doc": {"id": "124", "name": "Contract.pdf", "tags": None}}]})
+    mocked.get(
+        f"{BASE}/docs/people/42",
+        json={
+            "documents": [
+                {"doc": {"id": 123, "name": "CV - Brian Farrell.pdf", "tags": ["CV"]}},
+                {"doc": {"id": "124", "name": "Contract.pdf", "tags": None}},
+            ]
+        },
+    )
     assert make_client().list_documents("42") == [
-        Document("123", "CV - Brian Farrell.pdf", ("CV",)), Document("124", "Contract.pdf")]
+        Document("123", "CV - Brian Farrell.pdf", ("CV",)),
+        Document("124", "Contract.pdf"),
+    ]
 
 
 def test_list_documents_item_of_neither_shape(mocked: responses.RequestsMock) -> None:
@@ -211,31 +255,52 @@ def test_list_documents_unknown_employee(mocked: responses.RequestsMock) -> None
 
 
 def test_upload_document_url(mocked: responses.RequestsMock) -> None:
-    mocked.post(f"{BASE}/docs/people/42/confidential",
-                json={"id": 15587714, "documentName": "CV - Brian Farrell.pdf"})
+    mocked.post(
+        f"{BASE}/docs/people/42/confidential",
+        json={"id": 15587714, "documentName": "CV - Brian Farrell.pdf"},
+    )
     doc_id = make_client("confidential").upload_document_url(
-        "42", "CV - Brian Farrell.pdf", SIGNED, ["CV"])
+        "42", "CV - Brian Farrell.pdf", SIGNED, ["CV"]
+    )
     assert doc_id == "15587714"
     assert sent_json(mocked.calls[0].request.body) == {
-        "documentName": "CV - Brian Farrell.pdf", "documentUrl": SIGNED, "tags": ["CV"]}
+        "documentName": "CV - Brian Farrell.pdf",
+        "documentUrl": SIGNED,
+        "tags": ["CV"],
+    }
 
 
 def test_upload_document_url_answer_with_a_string_id(mocked: responses.RequestsMock) -> None:
     # hibob.md's recorded answer: the id is a string there.
-    mocked.post(f"{BASE}/docs/people/3397352260643062621/shared", json={
-        "id": "15587714", "employeeId": "3397352260643062621", "name": "cv_pdf",
-        "documentName": "cv_pdf", "status": "Created", "tags": [], "folderId": 1047097,
-        "mimeType": "application/pdf"})
+    mocked.post(
+        f"{BASE}/docs/people/3397352260643062621/shared",
+        json={
+            "id": "15587714",
+            "employeeId": "3397352260643062621",
+            "name": "cv_pdf",
+            "documentName": "cv_pdf",
+            "status": "Created",
+            "tags": [],
+            "folderId": 1047097,
+            "mimeType": "application/pdf",
+        },
+    )
     assert make_client().upload_document_url("3397352260643062621", "cv_pdf", SIGNED, []) == (
-        "15587714")
+        "15587714"
+    )
 
 
-LISTED = {"documents": [{"doc": {"id": "11", "name": "Contract.pdf"}},
-                        {"doc": {"id": "12", "name": "CV - B F.pdf", "tags": ["CV"]}}]}
+LISTED = {
+    "documents": [
+        {"doc": {"id": "11", "name": "Contract.pdf"}},
+        {"doc": {"id": "12", "name": "CV - B F.pdf", "tags": ["CV"]}},
+    ]
+}
 
 
 @pytest.mark.parametrize(
-    "answer", [{"body": b""}, {"json": {}}, {"json": {"status": "Created"}}],
+    "answer",
+    [{"body": b""}, {"json": {}}, {"json": {"status": "Created"}}],
     ids=["empty", "empty object", "no id"],
 )
 def test_upload_file_answer_without_an_id_finds_the_document_by_name(
@@ -245,7 +310,8 @@ def test_upload_file_answer_without_an_id_finds_the_document_by_name(
     mocked.post(f"{BASE}/docs/people/42/shared/upload", status=200, **answer)  # type: ignore[arg-type]
     mocked.get(f"{BASE}/docs/people/42", json=LISTED)
     doc_id = make_client().upload_document_file(
-        "42", "CV - B F.pdf", io.BytesIO(b"%PDF-1.4"), "application/pdf")
+        "42", "CV - B F.pdf", io.BytesIO(b"%PDF-1.4"), "application/pdf"
+    )
     assert doc_id == "12"
     assert len(mocked.calls) == 2  # one upload, one listing: never a second upload
 
@@ -254,8 +320,10 @@ def test_upload_answer_without_an_id_and_a_listing_without_ids(
     mocked: responses.RequestsMock,
 ) -> None:
     mocked.post(f"{BASE}/docs/people/42/shared", body=b"")
-    mocked.get(f"{BASE}/docs/people/42", json={"documents": [
-        {"documentName": "CV - B F.pdf", "downloadLink": "https://x/y"}]})
+    mocked.get(
+        f"{BASE}/docs/people/42",
+        json={"documents": [{"documentName": "CV - B F.pdf", "downloadLink": "https://x/y"}]},
+    )
     assert make_client().upload_document_url("42", "CV - B F.pdf", SIGNED, []) is None
 
 
@@ -263,8 +331,11 @@ def test_upload_2xx_without_the_document_listed_is_retryable(
     mocked: responses.RequestsMock,
 ) -> None:
     """A 2xx that stored nothing (an SSO page, say): the row retries, and lists first."""
-    mocked.post(f"{BASE}/docs/people/42/shared/upload", body=b"<html>sign in</html>",
-                content_type="text/html")
+    mocked.post(
+        f"{BASE}/docs/people/42/shared/upload",
+        body=b"<html>sign in</html>",
+        content_type="text/html",
+    )
     mocked.get(f"{BASE}/docs/people/42", json={"documents": []})
     with pytest.raises(RetryableError, match=r"no document named 'CV\.pdf' is listed"):
         make_client().upload_document_file("42", "CV.pdf", io.BytesIO(b"%PDF"), "application/pdf")
@@ -273,8 +344,9 @@ def test_upload_2xx_without_the_document_listed_is_retryable(
 def test_upload_document_url_not_retried_and_link_not_echoed(
     mocked: responses.RequestsMock,
 ) -> None:
-    mocked.post(f"{BASE}/docs/people/42/shared", status=502,
-                json={"error": f"could not fetch {SIGNED}"})
+    mocked.post(
+        f"{BASE}/docs/people/42/shared", status=502, json={"error": f"could not fetch {SIGNED}"}
+    )
     with pytest.raises(RetryableError) as info:
         make_client().upload_document_url("42", "CV.pdf", SIGNED, [])
     assert len(mocked.calls) == 1
@@ -295,13 +367,20 @@ def test_upload_document_file_multipart(mocked: responses.RequestsMock) -> None:
     assert "Transfer-Encoding" not in request.headers
     boundary = multipart.boundary_of(request.headers["Content-Type"])
     assert boundary is not None
-    assert body == (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="CV - B F.pdf"'
-        f"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.4 x\r\n--{boundary}--\r\n"
-    ).encode()
+    assert (
+        body
+        == (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="CV - B F.pdf"'
+            f"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.4 x\r\n--{boundary}--\r\n"
+        ).encode()
+    )
     [part] = multipart.parse(body, boundary)
     assert (part.name, part.filename, part.content_type, part.data) == (
-        "file", "CV - B F.pdf", "application/pdf", b"%PDF-1.4 x")
+        "file",
+        "CV - B F.pdf",
+        "application/pdf",
+        b"%PDF-1.4 x",
+    )
 
 
 def test_upload_document_file_names_the_part_as_requests_files_did() -> None:
@@ -329,8 +408,9 @@ def test_upload_document_file_refused_connection_sends_the_whole_body_again(
     """Refused before delivery: retried, with a fresh body read from the file's first byte
     (``responses`` reads the whole body on every attempt, the failed one included)."""
     upload = f"{BASE}/docs/people/42/shared/upload"
-    refused = requests.ConnectionError(MaxRetryError(
-        None, "/x", NewConnectionError(None, "[Errno 111] Connection refused")))  # type: ignore[arg-type]
+    refused = requests.ConnectionError(
+        MaxRetryError(None, "/x", NewConnectionError(None, "[Errno 111] Connection refused"))
+    )  # type: ignore[arg-type]
     mocked.post(upload, body=refused)
     mocked.post(upload, json={"id": 78})
     content = b"%PDF-1.4\n" + bytes(range(256)) * 1000
@@ -349,8 +429,9 @@ def test_upload_document_file_refused_connection_sends_the_whole_body_again(
 
 
 def test_upload_document_file_not_retried(mocked: responses.RequestsMock) -> None:
-    mocked.post(f"{BASE}/docs/people/42/shared/upload",
-                body=requests.exceptions.ReadTimeout("slow"))
+    mocked.post(
+        f"{BASE}/docs/people/42/shared/upload", body=requests.exceptions.ReadTimeout("slow")
+    )
     with pytest.raises(RetryableError, match="read timed out"):
         make_client().upload_document_file("42", "a.pdf", io.BytesIO(b"%PDF"), "application/pdf")
     assert len(mocked.calls) == 1
@@ -366,23 +447,38 @@ def test_upload_document_too_large_for_hibob(mocked: responses.RequestsMock) -> 
 
 
 def test_named_list_flattens_and_skips_archived(mocked: responses.RequestsMock) -> None:
-    mocked.get(f"{BASE}/company/named-lists/site", json={"name": "site", "items": [
-        {"id": "1", "name": "London", "archived": False, "children": [
-            {"id": "2", "name": "London - Soho", "archived": False, "children": []},
-            {"id": "3", "name": "London - Old", "archived": True, "children": []}]},
-        {"id": "4", "name": "Paris", "archived": True, "children": [
-            {"id": "5", "name": "Paris - Left Bank", "archived": False}]},
-        {"id": "6", "name": "New York"},
-        {"id": "7", "name": "London"},
-    ]})
+    mocked.get(
+        f"{BASE}/company/named-lists/site",
+        json={
+            "name": "site",
+            "items": [
+                {
+                    "id": "1",
+                    "name": "London",
+                    "archived": False,
+                    "children": [
+                        {"id": "2", "name": "London - Soho", "archived": False, "children": []},
+                        {"id": "3", "name": "London - Old", "archived": True, "children": []},
+                    ],
+                },
+                {
+                    "id": "4",
+                    "name": "Paris",
+                    "archived": True,
+                    "children": [{"id": "5", "name": "Paris - Left Bank", "archived": False}],
+                },
+                {"id": "6", "name": "New York"},
+                {"id": "7", "name": "London"},
+            ],
+        },
+    )
     assert make_client().named_list("site") == ["London", "London - Soho", "New York"]
 
 
 @pytest.mark.parametrize("keys", [("items",), ("values",), ("items", "values")])
 def test_named_list_reads_items_else_values(keys: tuple[str, ...]) -> None:
     """The reference documents `items`; the live answer repeats them under `values`."""
-    items = [{"id": 208751, "value": "London", "name": "London", "archived": False,
-              "children": []}]
+    items = [{"id": 208751, "value": "London", "name": "London", "archived": False, "children": []}]
     assert parse_named_list({"name": "site", **dict.fromkeys(keys, items)}) == ["London"]
 
 

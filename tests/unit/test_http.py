@@ -102,54 +102,168 @@ RETRY_DATE = format_datetime(datetime.fromtimestamp(WALL0 + 42, UTC), usegmt=Tru
 CLASSIFY_TABLE = [
     # api, status, body, headers, error type, message contains, key, retry_after
     ("hibob", 401, b"", {}, AuthError, "empty body", None, None),
-    ("pinpoint", 403, b'{"errors":[{"title":"Forbidden","detail":"integration not enabled"}]}',
-     {}, AuthError, "Forbidden: integration not enabled", "Forbidden", None),
-    ("pinpoint", 404, b'{"errors":[{"title":"Not Found"}]}', {}, NotFound, "Not Found",
-     "Not Found", None),
+    (
+        "pinpoint",
+        403,
+        b'{"errors":[{"title":"Forbidden","detail":"integration not enabled"}]}',
+        {},
+        AuthError,
+        "Forbidden: integration not enabled",
+        "Forbidden",
+        None,
+    ),
+    (
+        "pinpoint",
+        404,
+        b'{"errors":[{"title":"Not Found"}]}',
+        {},
+        NotFound,
+        "Not Found",
+        "Not Found",
+        None,
+    ),
     ("hibob", 429, b"", {"Retry-After": "7"}, RateLimited, "empty body", None, 7.0),
     ("hibob", 429, b"", {"retry-after": RETRY_DATE}, RateLimited, "empty body", None, 42.0),
-    ("hibob", 429, b"", {"X-RateLimit-Reset": str(int(WALL0 + 13))}, RateLimited, "empty body",
-     None, 13.0),
+    (
+        "hibob",
+        429,
+        b"",
+        {"X-RateLimit-Reset": str(int(WALL0 + 13))},
+        RateLimited,
+        "empty body",
+        None,
+        13.0,
+    ),
     ("pinpoint", 429, b"", {}, RateLimited, "empty body", None, None),
-    ("pinpoint", 500, b"<!DOCTYPE html><html><body>oops</body></html>", {}, RetryableError,
-     "HTML error page", None, None),
-    ("hibob", 502, b"<html>bad gateway</html>", {"Content-Type": "text/html"}, RetryableError,
-     "HTML error page", None, None),
+    (
+        "pinpoint",
+        500,
+        b"<!DOCTYPE html><html><body>oops</body></html>",
+        {},
+        RetryableError,
+        "HTML error page",
+        None,
+        None,
+    ),
+    (
+        "hibob",
+        502,
+        b"<html>bad gateway</html>",
+        {"Content-Type": "text/html"},
+        RetryableError,
+        "HTML error page",
+        None,
+        None,
+    ),
     ("hibob", 503, b"", {}, RetryableError, "empty body", None, None),
-    ("hibob", 400, HIBOB_EXISTS, {}, EmailAlreadyExists, "Email already exists",
-     "validations.email.alreadyexists", None),
-    ("pinpoint", 400, HIBOB_EXISTS, {}, PermanentError, "Email already exists",
-     "validations.email.alreadyexists", None),
-    ("hibob", 400, b'{"key": "validations.list.invalid", "error": "site: no such item"}', {},
-     PermanentError, "site: no such item", "validations.list.invalid", None),
+    (
+        "hibob",
+        400,
+        HIBOB_EXISTS,
+        {},
+        EmailAlreadyExists,
+        "Email already exists",
+        "validations.email.alreadyexists",
+        None,
+    ),
+    (
+        "pinpoint",
+        400,
+        HIBOB_EXISTS,
+        {},
+        PermanentError,
+        "Email already exists",
+        "validations.email.alreadyexists",
+        None,
+    ),
+    (
+        "hibob",
+        400,
+        b'{"key": "validations.list.invalid", "error": "site: no such item"}',
+        {},
+        PermanentError,
+        "site: no such item",
+        "validations.list.invalid",
+        None,
+    ),
     ("pinpoint", 422, PINPOINT_422, {}, PermanentError, "Invalid: email is bad", "Invalid", None),
     ("pinpoint", 409, b'{"message": "conflict"}', {}, PermanentError, "conflict", None, None),
-    ("hibob", 400, b"plain text from a proxy", {}, PermanentError, "non-JSON body (23 bytes)",
-     None, None),
+    (
+        "hibob",
+        400,
+        b"plain text from a proxy",
+        {},
+        PermanentError,
+        "non-JSON body (23 bytes)",
+        None,
+        None,
+    ),
     ("hibob", 400, b"[1, 2]", {}, PermanentError, "unrecognised JSON error body", None, None),
     ("cv", 403, S3_DENIED, {}, AuthError, "XML error AccessDenied", "AccessDenied", None),
-    ("pinpoint", 302, b"", {"Location": "https://elsewhere.example/"}, PermanentError,
-     "unexpected redirect", None, None),
+    (
+        "pinpoint",
+        302,
+        b"",
+        {"Location": "https://elsewhere.example/"},
+        PermanentError,
+        "unexpected redirect",
+        None,
+        None,
+    ),
     # JSON:API with a code: the code is the key (pinpoint.md's recorded shape).
-    ("pinpoint", 404, b'{"errors":[{"code":"not_found","status":"404","title":"Not Found",'
-     b'"detail":"Specified Record Not Found"}]}', {}, NotFound,
-     "Not Found: Specified Record Not Found", "not_found", None),
+    (
+        "pinpoint",
+        404,
+        b'{"errors":[{"code":"not_found","status":"404","title":"Not Found",'
+        b'"detail":"Specified Record Not Found"}]}',
+        {},
+        NotFound,
+        "Not Found: Specified Record Not Found",
+        "not_found",
+        None,
+    ),
     # HiBob's shapes: {key, error, args}, {key, error}, and the Goals API's detailed one.
-    ("hibob", 400, b'{"key":"validations.field.invalid","error":"not a valid title definition",'
-     b'"args":["Wizard"]}', {}, PermanentError, "not a valid title definition",
-     "validations.field.invalid", None),
-    ("hibob", 400, b'{"statusCode":400,"error":"Bad Request","message":"work.title is not valid",'
-     b'"timestamp":"2026-12-04T10:00:00Z"}', {}, PermanentError,
-     "Bad Request: work.title is not valid", None, None),
-    ("hibob", 400, b'{"key":"validations.only.key"}', {}, PermanentError,
-     "validations.only.key", "validations.only.key", None),
+    (
+        "hibob",
+        400,
+        b'{"key":"validations.field.invalid","error":"not a valid title definition",'
+        b'"args":["Wizard"]}',
+        {},
+        PermanentError,
+        "not a valid title definition",
+        "validations.field.invalid",
+        None,
+    ),
+    (
+        "hibob",
+        400,
+        b'{"statusCode":400,"error":"Bad Request","message":"work.title is not valid",'
+        b'"timestamp":"2026-12-04T10:00:00Z"}',
+        {},
+        PermanentError,
+        "Bad Request: work.title is not valid",
+        None,
+        None,
+    ),
+    (
+        "hibob",
+        400,
+        b'{"key":"validations.only.key"}',
+        {},
+        PermanentError,
+        "validations.only.key",
+        "validations.only.key",
+        None,
+    ),
 ]
 
 
 def test_classify_reads_the_parameter_a_jsonapi_error_blames() -> None:
-    body = (b'{"errors":[{"code":"invalid_filter","status":"400","title":"Bad Request",'
-            b'"detail":"unsupported operator gte",'
-            b'"source":{"parameter":"filter[updated_at][gte]"}}]}')
+    body = (
+        b'{"errors":[{"code":"invalid_filter","status":"400","title":"Bad Request",'
+        b'"detail":"unsupported operator gte",'
+        b'"source":{"parameter":"filter[updated_at][gte]"}}]}'
+    )
     err = classify("pinpoint", "GET /applications", 400, body, {})
     assert (err.parameter, err.key) == ("filter[updated_at][gte]", "invalid_filter")
     assert "unsupported operator gte" in err.message
@@ -240,8 +354,11 @@ def test_retry_after_http_date_is_honoured(mocked: responses.RequestsMock, fake:
 
 def test_x_ratelimit_reset_is_honoured(mocked: responses.RequestsMock, fake: FakeTime) -> None:
     reset = str(int(fake.wall() + 12))
-    mocked.post(f"{BASE}/people/search", status=429,
-                headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset})
+    mocked.post(
+        f"{BASE}/people/search",
+        status=429,
+        headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset},
+    )
     mocked.post(f"{BASE}/people/search", json={"employees": []})
     client(fake, api="hibob").request(
         "POST", "/people/search", endpoint="POST /people/search", idempotent=True, json={}
@@ -262,8 +379,13 @@ def test_server_wait_beyond_the_bound_is_raised_for_the_caller(
 
 @pytest.mark.parametrize(
     ("status", "kind"),
-    [(400, PermanentError), (401, AuthError), (403, AuthError), (404, NotFound),
-     (422, PermanentError)],
+    [
+        (400, PermanentError),
+        (401, AuthError),
+        (403, AuthError),
+        (404, NotFound),
+        (422, PermanentError),
+    ],
 )
 def test_no_retry_on_client_errors(
     mocked: responses.RequestsMock, fake: FakeTime, status: int, kind: type[UpstreamError]
@@ -347,8 +469,10 @@ def test_idempotent_post_is_retried_on_5xx_and_read_timeout(
         (requests.exceptions.ReadTimeout("x"), "read timed out after 10s"),
         (refused(), "connection refused"),
         (unreachable(NewConnectionError(None, "")), "could not connect"),  # type: ignore[arg-type]
-        (unreachable(NameResolutionError("pinpoint.invalid", None, socket.gaierror())),  # type: ignore[arg-type]
-         "could not resolve host"),
+        (
+            unreachable(NameResolutionError("pinpoint.invalid", None, socket.gaierror())),  # type: ignore[arg-type]
+            "could not resolve host",
+        ),
         (reset(), "connection reset or closed by the server"),
         (requests.exceptions.SSLError("x"), "TLS handshake failed"),
         (requests.exceptions.ChunkedEncodingError("x"), "response body cut off or undecodable"),
@@ -358,13 +482,15 @@ def test_transport_errors_become_retryable_without_status(
     mocked: responses.RequestsMock, fake: FakeTime, exc: Exception, text: str
 ) -> None:
     mocked.get(f"{BASE}/x", body=exc)
-    before = counter("poller_upstream_requests_total", api="pinpoint", endpoint="GET /y",
-                     status="error")
+    before = counter(
+        "poller_upstream_requests_total", api="pinpoint", endpoint="GET /y", status="error"
+    )
     with pytest.raises(RetryableError) as info:
         client(fake, max_retries=0).request("GET", "/x", endpoint="GET /y")
     assert info.value.status is None and info.value.message == text
-    after = counter("poller_upstream_requests_total", api="pinpoint", endpoint="GET /y",
-                    status="error")
+    after = counter(
+        "poller_upstream_requests_total", api="pinpoint", endpoint="GET /y", status="error"
+    )
     assert after == before + 1
 
 
@@ -382,8 +508,9 @@ def test_each_attempt_is_counted_by_status(mocked: responses.RequestsMock, fake:
     mocked.get(f"{BASE}/count", json={})
 
     def seen(status: str) -> float:
-        return counter("poller_upstream_requests_total", api="pinpoint", endpoint="GET /count",
-                       status=status)
+        return counter(
+            "poller_upstream_requests_total", api="pinpoint", endpoint="GET /count", status=status
+        )
 
     before = (seen("500"), seen("200"))
     client(fake).request("GET", "/count", endpoint="GET /count")
@@ -413,8 +540,11 @@ def test_errors_and_logs_never_carry_secrets(
     mocked: responses.RequestsMock, fake: FakeTime, exc: Exception
 ) -> None:
     mocked.get(f"{BASE}/x", body=exc)
-    http = client(fake, headers={"X-API-KEY": "sekret-key-123",
-                                 "Authorization": "Basic dG9rZW4tdmFsdWU="}, max_retries=0)
+    http = client(
+        fake,
+        headers={"X-API-KEY": "sekret-key-123", "Authorization": "Basic dG9rZW4tdmFsdWU="},
+        max_retries=0,
+    )
     with capture_logs() as logs, pytest.raises(UpstreamError) as info:
         http.request("GET", "/x", endpoint="GET /x", params={"token": "query-secret"})
     text = _all_text(info.value) + repr(logs) + repr(http)
@@ -425,8 +555,12 @@ def test_errors_and_logs_never_carry_secrets(
 def test_classify_never_echoes_headers_or_query_strings() -> None:
     headers = {"X-API-KEY": "sekret-key-123", "Authorization": "Basic dG9rZW4tdmFsdWU="}
     for status in (400, 401, 403, 404, 429, 500):
-        for body in (b"", f'{{"error": "fetch {SECRET_URL} failed"}}'.encode(),
-                     f"<html>{SECRET_URL}</html>".encode(), SECRET_URL.encode()):
+        for body in (
+            b"",
+            f'{{"error": "fetch {SECRET_URL} failed"}}'.encode(),
+            f"<html>{SECRET_URL}</html>".encode(),
+            SECRET_URL.encode(),
+        ):
             text = _all_text(classify("hibob", "POST /x", status, body, headers))
             assert "sekret-key-123" not in text and "dG9rZW4tdmFsdWU=" not in text
             assert "topsecret-sig" not in text
@@ -441,8 +575,9 @@ def test_one_log_event_per_attempt_without_query_or_headers(
     mocked.get(f"{BASE}/applications", status=500)
     mocked.get(f"{BASE}/applications", json={})
     with capture_logs() as logs:
-        client(fake).request("GET", "/applications", endpoint="GET /applications",
-                             params={"filter[stage_id]": "1"})
+        client(fake).request(
+            "GET", "/applications", endpoint="GET /applications", params={"filter[stage_id]": "1"}
+        )
     events = [e for e in logs if e["event"] == "http.request"]
     assert [(e["status"], e["attempt"]) for e in events] == [(500, 1), (200, 2)]
     for e in events:
@@ -457,8 +592,11 @@ def test_one_log_event_per_attempt_without_query_or_headers(
 @pytest.mark.parametrize("declare_length", [True, False])
 def test_response_size_cap(fake: FakeTime, declare_length: bool) -> None:
     with responses.RequestsMock() as rsps:
-        rsps.add(responses.Response("GET", f"{BASE}/big", body=b"x" * 2000,
-                                    auto_calculate_content_length=declare_length))
+        rsps.add(
+            responses.Response(
+                "GET", f"{BASE}/big", body=b"x" * 2000, auto_calculate_content_length=declare_length
+            )
+        )
         with pytest.raises(InvalidResponse, match="larger than 1000 bytes"):
             client(fake, max_response_bytes=1000).request("GET", "/big", endpoint="GET /big")
         assert len(rsps.calls) == 1  # never retried
@@ -471,9 +609,13 @@ def test_body_at_the_cap_is_accepted(mocked: responses.RequestsMock, fake: FakeT
 
 
 @pytest.mark.parametrize(
-    ("body", "text"), [(b"", "empty body (HTTP 200)"), (b"  \n", "empty body (HTTP 200)"),
-                       (b"{nope", "body is not valid JSON (HTTP 200)"),
-                       (b"[" * 100_000, "body is not valid JSON (HTTP 200)")],
+    ("body", "text"),
+    [
+        (b"", "empty body (HTTP 200)"),
+        (b"  \n", "empty body (HTTP 200)"),
+        (b"{nope", "body is not valid JSON (HTTP 200)"),
+        (b"[" * 100_000, "body is not valid JSON (HTTP 200)"),
+    ],
 )
 def test_parse_json_errors_name_endpoint_and_status(
     mocked: responses.RequestsMock, fake: FakeTime, body: bytes, text: str
@@ -604,8 +746,14 @@ def test_pacer_reservations_are_thread_safe() -> None:
 
 @pytest.mark.parametrize(
     ("limit", "remaining", "reset_in", "wait"),
-    [(50, 0, 30, 30.0), (50, 4, 30, 6.0), (50, 30, 30, None), (None, 0, 10, 10.0),
-     (50, 0, 100_000, 120.0), (50, 0, -5, None)],
+    [
+        (50, 0, 30, 30.0),
+        (50, 4, 30, 6.0),
+        (50, 30, 30, None),
+        (None, 0, 10, 10.0),
+        (50, 0, 100_000, 120.0),
+        (50, 0, -5, None),
+    ],
 )
 def test_pacer_correction_from_rate_limit_headers(
     fake: FakeTime, limit: int | None, remaining: int, reset_in: float, wait: float | None
@@ -642,9 +790,15 @@ def test_rate_limit_headers_correct_the_endpoint_pacer(
     mocked: responses.RequestsMock, fake: FakeTime
 ) -> None:
     reset = str(int(fake.wall() + 30))
-    mocked.post(f"{BASE}/people", json={"id": "1"},
-                headers={"X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "0",
-                         "X-RateLimit-Reset": reset})
+    mocked.post(
+        f"{BASE}/people",
+        json={"id": "1"},
+        headers={
+            "X-RateLimit-Limit": "10",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": reset,
+        },
+    )
     mocked.post(f"{BASE}/people", json={"id": "2"})
     http = client(fake, api="hibob")  # no pacer configured: the headers still count
     http.request("POST", "/people", endpoint="POST /people", json={})

@@ -124,8 +124,15 @@ def test_deferred_lines_share_one_commit(ledger: Ledger) -> None:
     ledger.record_discovered([HireSummary("1", NOW)], baseline_before=None, now=NOW)
     ledger.claim_next("a", lease_seconds=60, now=NOW)
     ledger.checkpoint(
-        "1", "a", step="employee", outcome="create_started", attempt=1, now=NOW,
-        history=[("map", "mapped", None)], email="zoe@example.com", create_started_at=NOW,
+        "1",
+        "a",
+        step="employee",
+        outcome="create_started",
+        attempt=1,
+        now=NOW,
+        history=[("map", "mapped", None)],
+        email="zoe@example.com",
+        create_started_at=NOW,
     )
     rec = ledger.get("1")
     assert rec is not None and rec.email == "zoe@example.com" and rec.create_started_at == NOW
@@ -197,7 +204,12 @@ def test_claims_take_expired_leases_then_due_rows_oldest_first(ledger: Ledger) -
     first = ledger.claim_next("a", lease_seconds=60, now=NOW)
     assert first is not None and first.application_id == "0"
     ledger.checkpoint(  # "0" comes back due in 5 minutes
-        "0", "a", step="fetch", outcome="retry", state="pending", claimed_by=None,
+        "0",
+        "a",
+        step="fetch",
+        outcome="retry",
+        state="pending",
+        claimed_by=None,
         next_attempt_at=NOW + timedelta(minutes=5),
     )
     lapsed = ledger.claim_next("crashed", lease_seconds=60, now=NOW)

@@ -23,21 +23,45 @@ NOW = datetime(2026, 3, 31, 15, 0, tzinfo=UTC)
 def _row(app_id: str, state: str, minutes_ago: int, **values: Any) -> dict[str, Any]:
     at = NOW - timedelta(minutes=minutes_ago)
     return {
-        "application_id": app_id, "state": state, "attempts": 1, "created_at": at,
-        "updated_at": at, "candidate_name": None, "hibob_employee_id": None,
-        "completed_at": None, **values,
+        "application_id": app_id,
+        "state": state,
+        "attempts": 1,
+        "created_at": at,
+        "updated_at": at,
+        "candidate_name": None,
+        "hibob_employee_id": None,
+        "completed_at": None,
+        **values,
     }
 
 
 ROWS = [
-    _row("1001", "done", 50, candidate_name="Ada Lovelace", hibob_employee_id="E-77",
-         completed_at=NOW - timedelta(days=2)),
-    _row("1002", "done", 40, candidate_name="Grace Hopper", hibob_employee_id="E-78",
-         completed_at=NOW - timedelta(days=2, hours=3)),
+    _row(
+        "1001",
+        "done",
+        50,
+        candidate_name="Ada Lovelace",
+        hibob_employee_id="E-77",
+        completed_at=NOW - timedelta(days=2),
+    ),
+    _row(
+        "1002",
+        "done",
+        40,
+        candidate_name="Grace Hopper",
+        hibob_employee_id="E-78",
+        completed_at=NOW - timedelta(days=2, hours=3),
+    ),
     _row("1003", "failed", 30, candidate_name="100% Real_Name"),
     _row("1004", "pending", 20, candidate_name="<script>alert(1)</script> Tester"),
-    _row("2001", "done", 10, candidate_name="Alan Turing", hibob_employee_id="E-1001",
-         completed_at=NOW - timedelta(hours=1)),
+    _row(
+        "2001",
+        "done",
+        10,
+        candidate_name="Alan Turing",
+        hibob_employee_id="E-1001",
+        completed_at=NOW - timedelta(hours=1),
+    ),
     _row("2002", "done", 5, candidate_name="Old Hire", completed_at=NOW - timedelta(days=45)),
     _row("2003", "baseline", 1, candidate_name=None),
 ]

@@ -30,9 +30,9 @@ class TTYStream(io.StringIO):
 @pytest.fixture(autouse=True)
 def _reset() -> Iterator[None]:
     redact.clear_secrets()
-    logs.clear_context()
+    structlog.contextvars.clear_contextvars()
     yield
-    logs.clear_context()
+    structlog.contextvars.clear_contextvars()
     redact.clear_secrets()
     structlog.reset_defaults()
     root = logging.getLogger()
@@ -53,11 +53,11 @@ def assert_clean(output: str) -> None:
 def test_json_lines_carry_timestamp_level_event_and_context() -> None:
     out = io.StringIO()
     logs.configure_logging("INFO", "json", stream=out)
-    log = logs.get_logger("poller.sync")
-    logs.bind(cycle_id="c-1", application_id="8863902")
-    with logs.bound(step="employee"):
+    log = structlog.stdlib.get_logger("poller.sync")
+    structlog.contextvars.bind_contextvars(cycle_id="c-1", application_id="8863902")
+    with structlog.contextvars.bound_contextvars(step="employee"):
         log.info("step.done", ms=12)
-    logs.unbind("application_id")
+    structlog.contextvars.unbind_contextvars("application_id")
     log.warning("cycle.slow")
     log.debug("hidden")  # below INFO
 
@@ -80,12 +80,12 @@ def test_json_lines_carry_timestamp_level_event_and_context() -> None:
 def test_auto_format_is_json_off_a_tty_and_text_on_one() -> None:
     out = io.StringIO()
     logs.configure_logging("INFO", "auto", stream=out)
-    logs.get_logger().info("hello", k="v")
+    structlog.stdlib.get_logger().info("hello", k="v")
     assert json_lines(out)[0]["event"] == "hello"
 
     tty = TTYStream()
     logs.configure_logging("INFO", "auto", stream=tty)
-    logs.get_logger().info("hello", k="v")
+    structlog.stdlib.get_logger().info("hello", k="v")
     assert "hello" in tty.getvalue()
     assert "\x1b[" in tty.getvalue()  # colours on a terminal
     with pytest.raises(json.JSONDecodeError):
@@ -95,7 +95,7 @@ def test_auto_format_is_json_off_a_tty_and_text_on_one() -> None:
 def test_text_format_off_a_tty_has_no_colours() -> None:
     out = io.StringIO()
     logs.configure_logging("info", "text", stream=out)
-    logs.get_logger().info("hello")
+    structlog.stdlib.get_logger().info("hello")
     assert "hello" in out.getvalue()
     assert "\x1b[" not in out.getvalue()
 
@@ -104,7 +104,7 @@ def test_configure_twice_replaces_the_handler() -> None:
     first, second = io.StringIO(), io.StringIO()
     logs.configure_logging("INFO", "json", stream=first)
     logs.configure_logging("INFO", "json", stream=second)
-    logs.get_logger().info("once")
+    structlog.stdlib.get_logger().info("once")
     assert first.getvalue() == ""
     assert len(json_lines(second)) == 1
 
@@ -113,7 +113,7 @@ def test_a_logger_used_before_a_reconfigure_follows_it() -> None:
     """Loggers are cached on first use; level, format, stream and capture still apply later."""
     first, second = io.StringIO(), io.StringIO()
     logs.configure_logging("INFO", "json", stream=first)
-    log = logs.get_logger("poller.cached")
+    log = structlog.stdlib.get_logger("poller.cached")
     log.info("one")
     logs.configure_logging("WARNING", "text", stream=second)
     log.info("below the new level")
@@ -137,8 +137,8 @@ def test_secrets_never_reach_the_output(fmt: str) -> None:
     redact.register_secret(HIBOB_TOKEN)
     out = io.StringIO()
     logs.configure_logging("DEBUG", fmt, stream=out)
-    log = logs.get_logger("poller.http")
-    logs.bind(cycle_id=f"c {SECRET}")
+    log = structlog.stdlib.get_logger("poller.http")
+    structlog.contextvars.bind_contextvars(cycle_id=f"c {SECRET}")
 
     log.info("request", url=SIGNED_URL, headers={"Authorization": f"Basic {HIBOB_TOKEN}"})
     log.info(
@@ -172,7 +172,7 @@ def test_records_are_redacted_for_other_handlers_too(caplog: pytest.LogCaptureFi
     try:
         raise RuntimeError(SECRET)
     except RuntimeError:
-        logs.get_logger().exception("failed", key=SECRET)
+        structlog.stdlib.get_logger().exception("failed", key=SECRET)
     assert caplog.records
     assert SECRET not in repr([r.msg for r in caplog.records])
 

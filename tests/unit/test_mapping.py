@@ -376,7 +376,9 @@ LISTS = {
 def test_hibob_lists_pass() -> None:
     payload = build(hibob_lists=LISTS)
     assert payload.body["work"] == {
-        "site": "London", "department": "Engineering", "title": "Software Engineer",
+        "site": "London",
+        "department": "Engineering",
+        "title": "Software Engineer",
         "startDate": "2025-04-01",
     }
     assert payload.notes == ()
@@ -401,8 +403,13 @@ def test_list_values_are_sent_as_the_list_spells_them() -> None:
         ({"department": "Engineerin"}, {}, "work.department", "'Engineering'", "department_map"),
         ({"department": "Marketing"}, {}, "work.department", None, "department_map"),
         ({"job_title": "Wizard"}, {"on_unknown_title": "fail"}, "work.title", None, "title_map"),
-        ({"job_title": "Sofware Engineer"}, {"on_unknown_title": "fail", "title_map": {}},
-         "work.title", "'Software Engineer'", "title_map"),
+        (
+            {"job_title": "Sofware Engineer"},
+            {"on_unknown_title": "fail", "title_map": {}},
+            "work.title",
+            "'Software Engineer'",
+            "title_map",
+        ),
     ],
 )
 def test_hibob_lists_reject_unknown_values(

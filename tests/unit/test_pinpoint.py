@@ -379,9 +379,7 @@ def test_a_refusal_that_names_nothing_and_never_heals_is_raised(
     for _ in range(4):
         mocked.get(f"{BASE}/applications", status=400, json={"errors": [{"title": "Bad"}]})
     with pytest.raises(PermanentError) as info:
-        make_client().list_hired(
-            datetime(2025, 2, 1, tzinfo=UTC), hired_stage_ids=frozenset
-        )
+        make_client().list_hired(datetime(2025, 2, 1, tzinfo=UTC), hired_stage_ids=frozenset)
     assert info.value.status == 400
 
 

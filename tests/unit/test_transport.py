@@ -25,9 +25,7 @@ from poller.upstream.transport import (
 
 
 @pytest.mark.parametrize("url", ["https://api.hibob.com/v1/people", "http://127.0.0.1:8080/x?a=1"])
-@pytest.mark.parametrize(
-    "verify", [True, "/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs"]
-)
+@pytest.mark.parametrize("verify", [True, "/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs"])
 @pytest.mark.parametrize("cert", [None, "/tls/client.pem", ("/tls/c.pem", "/tls/c.key")])
 def test_pool_keys_are_the_ones_requests_builds(url: str, verify: Any, cert: Any) -> None:
     req = requests.Request("GET", url).prepare()
@@ -83,8 +81,10 @@ def cookie_server() -> Iterator[str]:
                 body = (got[0] if got else "no cookie").encode()
                 conn.sendall(
                     b"HTTP/1.1 200 OK\r\nSet-Cookie: session=abc; Path=/\r\n"
-                    b"Connection: close\r\nContent-Length: " + str(len(body)).encode()
-                    + b"\r\n\r\n" + body
+                    b"Connection: close\r\nContent-Length: "
+                    + str(len(body)).encode()
+                    + b"\r\n\r\n"
+                    + body
                 )
 
     thread = threading.Thread(target=serve, daemon=True)
@@ -161,8 +161,14 @@ def test_a_plain_path_gives_the_url_requests_prepares(
     assert plain_path(path)
     query = _encode_query(params)
     req = prepare(
-        "GET", "unused", query=query, plain=f"{prepared_base(base)}{path}",
-        headers=validated_headers({}), extra_headers={}, body=None, json=None,
+        "GET",
+        "unused",
+        query=query,
+        plain=f"{prepared_base(base)}{path}",
+        headers=validated_headers({}),
+        extra_headers={},
+        body=None,
+        json=None,
     )
     theirs = requests.PreparedRequest()
     theirs.prepare_url(base.rstrip("/") + path, params)

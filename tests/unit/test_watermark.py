@@ -99,6 +99,7 @@ def test_watermark_never_moves_back_nor_past_the_listing_start() -> None:
 
 # --- refused filters, remembered between runs --------------------------------------------
 
+
 def test_refusals_are_remembered_for_a_day_then_tried_again() -> None:
     stored = with_refusals({}, (RefusedFilter("filter[updated_at][gt]", "Unknown filter"),), NOW)
     raw = json.dumps(stored)

@@ -27,9 +27,13 @@ def ledger(sqlite_url: str) -> Iterator[Ledger]:
     writer.migrate()
     rows = [
         {
-            "application_id": f"{100 + i}", "state": "done" if i % 2 else "failed",
-            "attempts": 1, "created_at": NOW, "updated_at": NOW - timedelta(minutes=i),
-            "candidate_name": f"Person {i}", "completed_at": NOW if i % 2 else None,
+            "application_id": f"{100 + i}",
+            "state": "done" if i % 2 else "failed",
+            "attempts": 1,
+            "created_at": NOW,
+            "updated_at": NOW - timedelta(minutes=i),
+            "candidate_name": f"Person {i}",
+            "completed_at": NOW if i % 2 else None,
             "last_error": None if i % 2 else "CV https://cv.example/x.pdf?X-Amz-Signature=abc",
         }
         for i in range(7)
@@ -65,9 +69,9 @@ def test_pages_link_to_each_other_keeping_the_filter(ledger: Ledger) -> None:
 def test_bad_parameters_are_400(ledger: Ledger, query: str) -> None:
     response = client(ledger).get(f"/applications?{query}")
     assert response.status_code == 400
-    assert response.headers["Content-Security-Policy"] == SECURITY_HEADERS[
-        "Content-Security-Policy"
-    ]
+    assert (
+        response.headers["Content-Security-Policy"] == SECURITY_HEADERS["Content-Security-Policy"]
+    )
 
 
 def test_signed_urls_are_redacted_in_pages(ledger: Ledger) -> None:
@@ -119,8 +123,11 @@ def test_the_web_package_never_imports_sqlalchemy_or_requests() -> None:
         tree = ast.parse(path.read_text(), str(path))
         for node in ast.walk(tree):
             names = (
-                [a.name for a in node.names] if isinstance(node, ast.Import)
-                else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
             )
             for name in names:
                 assert name.split(".")[0] not in {"sqlalchemy", "requests"}, (path, name)

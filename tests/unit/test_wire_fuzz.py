@@ -35,19 +35,28 @@ from poller.upstream.wire import (
     validate,
 )
 
-FUZZ = settings(max_examples=300, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 MARKER = "PII-7f3a"  # planted in string values: it must never reach a message
 
 huge = st.builds(lambda ch, n: ch * n, st.characters(), st.integers(1000, 200_000))
-strings = st.one_of(st.text(), st.text(alphabet=st.characters(codec="utf-8")), huge,
-                    st.sampled_from(["", " ", "\x00", "\u202e", "2025-02-19T09:25:04+00:00",
-                                     "2025-03-03", "9" * 400, "NaN"]))
+strings = st.one_of(
+    st.text(),
+    st.text(alphabet=st.characters(codec="utf-8")),
+    huge,
+    st.sampled_from(
+        ["", " ", "\x00", "\u202e", "2025-02-19T09:25:04+00:00", "2025-03-03", "9" * 400, "NaN"]
+    ),
+)
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), strings)
 json_values = st.recursive(
     scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=4),
-                            st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=25,
 )
 
@@ -57,13 +66,20 @@ def field(valid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.one_of(valid, valid, json_values)
 
 
-def obj(required: dict[str, st.SearchStrategy[Any]],
-        optional: dict[str, st.SearchStrategy[Any]] | None = None) -> st.SearchStrategy[Any]:
+def obj(
+    required: dict[str, st.SearchStrategy[Any]],
+    optional: dict[str, st.SearchStrategy[Any]] | None = None,
+) -> st.SearchStrategy[Any]:
     """A JSON object of the contract's shape (keys may go missing), or anything else."""
-    return field(st.fixed_dictionaries({}, optional={
-        **{k: field(v) for k, v in required.items()},
-        **{k: field(v) for k, v in (optional or {}).items()},
-    }))
+    return field(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                **{k: field(v) for k, v in required.items()},
+                **{k: field(v) for k, v in (optional or {}).items()},
+            },
+        )
+    )
 
 
 ids = st.one_of(st.text(min_size=1, max_size=20), st.integers(0, 10**20))
@@ -73,40 +89,118 @@ to_one = obj({"data": ref})
 to_many = obj({"data": st.lists(ref, max_size=3)})
 resource = obj(
     {"type": st.sampled_from(["jobs", "stages", "locations", "offers"]), "id": ids},
-    {"attributes": obj({}, {"name": strings, "title": strings, "start_date": timestamps,
-                            "department": obj({"name": strings})}),
-     "relationships": obj({}, {"location": to_one, "job": to_one, "stages": to_many})},
+    {
+        "attributes": obj(
+            {},
+            {
+                "name": strings,
+                "title": strings,
+                "start_date": timestamps,
+                "department": obj({"name": strings}),
+            },
+        ),
+        "relationships": obj({}, {"location": to_one, "job": to_one, "stages": to_many}),
+    },
 )
-application_body = obj({"data": obj(
-    {"id": ids},
-    {"attributes": obj({}, {
-        "first_name": strings, "last_name": strings, "email": strings,
-        "updated_at": timestamps,
-        "attachments": st.lists(obj({}, {"context": st.sampled_from(["cv", "pdf_cv"]),
-                                         "filename": strings, "url": strings}), max_size=3),
-    }),
-     "relationships": obj({}, {"job": to_one, "stage": to_one})},
-)}, {"included": st.lists(resource, max_size=4)})
-listing_body = obj({"data": st.lists(obj(
-    {"id": ids, "attributes": obj({"updated_at": timestamps})},
-    {"relationships": obj({}, {"stage": to_one, "job": to_one})},
-), max_size=4)}, {"included": st.lists(resource, max_size=2),
-                  "meta": obj({"stats": obj({"total": obj({"count": st.integers()})})})})
-jobs_body = obj({"data": st.lists(obj({"id": ids}, {
-    "attributes": obj({"title": strings}),
-    "relationships": obj({}, {"stages": to_many}),
-}), max_size=3)}, {"included": st.lists(resource, max_size=4)})
-search_body = obj({"employees": st.lists(obj({}, {
-    "id": ids, "email": strings, "/root/id": obj({"value": ids}),
-    "/root/email": obj({"value": strings})}), max_size=3)})
-documents_body = obj({"documents": st.lists(st.one_of(
-    obj({"documentName": strings}, {"downloadLink": strings}),
-    obj({"doc": obj({"name": strings}, {"id": ids, "tags": st.lists(strings, max_size=2)})}),
-), max_size=3)})
+application_body = obj(
+    {
+        "data": obj(
+            {"id": ids},
+            {
+                "attributes": obj(
+                    {},
+                    {
+                        "first_name": strings,
+                        "last_name": strings,
+                        "email": strings,
+                        "updated_at": timestamps,
+                        "attachments": st.lists(
+                            obj(
+                                {},
+                                {
+                                    "context": st.sampled_from(["cv", "pdf_cv"]),
+                                    "filename": strings,
+                                    "url": strings,
+                                },
+                            ),
+                            max_size=3,
+                        ),
+                    },
+                ),
+                "relationships": obj({}, {"job": to_one, "stage": to_one}),
+            },
+        )
+    },
+    {"included": st.lists(resource, max_size=4)},
+)
+listing_body = obj(
+    {
+        "data": st.lists(
+            obj(
+                {"id": ids, "attributes": obj({"updated_at": timestamps})},
+                {"relationships": obj({}, {"stage": to_one, "job": to_one})},
+            ),
+            max_size=4,
+        )
+    },
+    {
+        "included": st.lists(resource, max_size=2),
+        "meta": obj({"stats": obj({"total": obj({"count": st.integers()})})}),
+    },
+)
+jobs_body = obj(
+    {
+        "data": st.lists(
+            obj(
+                {"id": ids},
+                {
+                    "attributes": obj({"title": strings}),
+                    "relationships": obj({}, {"stages": to_many}),
+                },
+            ),
+            max_size=3,
+        )
+    },
+    {"included": st.lists(resource, max_size=4)},
+)
+search_body = obj(
+    {
+        "employees": st.lists(
+            obj(
+                {},
+                {
+                    "id": ids,
+                    "email": strings,
+                    "/root/id": obj({"value": ids}),
+                    "/root/email": obj({"value": strings}),
+                },
+            ),
+            max_size=3,
+        )
+    }
+)
+documents_body = obj(
+    {
+        "documents": st.lists(
+            st.one_of(
+                obj({"documentName": strings}, {"downloadLink": strings}),
+                obj(
+                    {
+                        "doc": obj(
+                            {"name": strings}, {"id": ids, "tags": st.lists(strings, max_size=2)}
+                        )
+                    }
+                ),
+            ),
+            max_size=3,
+        )
+    }
+)
 list_item = st.recursive(
     obj({"name": strings}, {"archived": st.booleans()}),
-    lambda inner: obj({"name": strings}, {"archived": st.booleans(),
-                                          "children": st.lists(inner, max_size=3)}),
+    lambda inner: obj(
+        {"name": strings}, {"archived": st.booleans(), "children": st.lists(inner, max_size=3)}
+    ),
     max_leaves=10,
 )
 named_list_body = obj({"items": st.lists(list_item, max_size=4)})
@@ -157,8 +251,7 @@ def test_parsers_raise_only_invalid_response_on_any_json(
     run()
 
 
-MODELS = [ApplicationDocument, ApplicationPage, JobsPage, SearchAnswer, DocumentsAnswer,
-          NamedList]
+MODELS = [ApplicationDocument, ApplicationPage, JobsPage, SearchAnswer, DocumentsAnswer, NamedList]
 
 
 @FUZZ
@@ -169,11 +262,16 @@ def test_wire_models_only_raise_invalid_response(model: Any, body: object) -> No
 
 planted = st.recursive(
     st.one_of(st.builds(lambda s: MARKER + s, st.text(max_size=20)), st.integers(), st.none()),
-    lambda inner: st.one_of(st.lists(inner, max_size=3),
-                            st.dictionaries(st.sampled_from(["data", "attributes", "id",
-                                                             "first_name", "updated_at",
-                                                             "included", "type"]),
-                                            inner, max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(
+            st.sampled_from(
+                ["data", "attributes", "id", "first_name", "updated_at", "included", "type"]
+            ),
+            inner,
+            max_size=4,
+        ),
+    ),
     max_leaves=20,
 )
 
@@ -220,13 +318,16 @@ def test_parse_json_only_raises_invalid_response(body: bytes) -> None:
 @given(
     status=st.integers(100, 599),
     body=st.one_of(raw_bodies, strings),
-    headers=st.dictionaries(st.sampled_from(["Retry-After", "X-RateLimit-Reset",
-                                             "Content-Type", "retry-after"]),
-                            strings, max_size=3),
+    headers=st.dictionaries(
+        st.sampled_from(["Retry-After", "X-RateLimit-Reset", "Content-Type", "retry-after"]),
+        strings,
+        max_size=3,
+    ),
     api=st.sampled_from(["pinpoint", "hibob"]),
 )
-def test_classify_is_total(status: int, body: bytes | str, headers: dict[str, str],
-                           api: str) -> None:
+def test_classify_is_total(
+    status: int, body: bytes | str, headers: dict[str, str], api: str
+) -> None:
     err = classify(api, "POST /people", status, body, headers)
     assert isinstance(err, UpstreamError)
     assert len(err.message) <= 300
@@ -234,14 +335,20 @@ def test_classify_is_total(status: int, body: bytes | str, headers: dict[str, st
 
 
 @FUZZ
-@given(status=st.sampled_from([200, 201, 204, 301, 400, 401, 404, 413, 429, 500, 503]),
-       body=raw_bodies, which=st.sampled_from(["application", "documents", "search", "list"]))
+@given(
+    status=st.sampled_from([200, 201, 204, 301, 400, 401, 404, 413, 429, 500, 503]),
+    body=raw_bodies,
+    which=st.sampled_from(["application", "documents", "search", "list"]),
+)
 def test_clients_over_http_raise_only_poller_errors(status: int, body: bytes, which: str) -> None:
     base = "http://127.0.0.1:9"
     http = HttpClient("fuzz", base, headers={}, max_retries=0, sleep=lambda _: None)
     calls: dict[str, tuple[str, str, Callable[[], object]]] = {
-        "application": ("GET", "/applications/1",
-                        lambda: PinpointClient(http).get_application("1")),
+        "application": (
+            "GET",
+            "/applications/1",
+            lambda: PinpointClient(http).get_application("1"),
+        ),
         "documents": ("GET", "/docs/people/1", lambda: HibobClient(http).list_documents("1")),
         "search": ("POST", "/people/search", lambda: HibobClient(http).find_by_email("a@b.c")),
         "list": ("GET", "/company/named-lists/site", lambda: HibobClient(http).named_list("site")),
@@ -254,25 +361,49 @@ def test_clients_over_http_raise_only_poller_errors(status: int, body: bytes, wh
 
 
 @FUZZ
-@given(url=st.one_of(st.text(), st.builds(lambda h, p: f"https://{h}/{p}", st.text(), st.text()),
-                     st.from_regex(r"\Ahttps?://[a-z0-9.\[\]:@-]{0,40}(/[^\s]{0,20})?\Z")))
+@given(
+    url=st.one_of(
+        st.text(),
+        st.builds(lambda h, p: f"https://{h}/{p}", st.text(), st.text()),
+        st.from_regex(r"\Ahttps?://[a-z0-9.\[\]:@-]{0,40}(/[^\s]{0,20})?\Z"),
+    )
+)
 def test_check_cv_url_only_rejects(url: str) -> None:
     with contextlib.suppress(PollerError):
-        check_cv_url(url, allowed_hosts=["pinpointhq.com"],
-                     pinpoint_origin="https://a.pinpointhq.com", allow_loopback=False)
+        check_cv_url(
+            url,
+            allowed_hosts=["pinpointhq.com"],
+            pinpoint_origin="https://a.pinpointhq.com",
+            allow_loopback=False,
+        )
 
 
 @FUZZ
-@given(first=st.one_of(st.none(), strings), last=st.one_of(st.none(), strings),
-       filename=strings, max_len=st.integers(16, 300))
+@given(
+    first=st.one_of(st.none(), strings),
+    last=st.one_of(st.none(), strings),
+    filename=strings,
+    max_len=st.integers(16, 300),
+)
 def test_document_name_is_always_a_safe_bounded_name(
     first: str | None, last: str | None, filename: str, max_len: int
 ) -> None:
-    app = Application(id="1", first_name=first, last_name=last, email=None, phone=None,
-                      updated_at=None, job_id=None, job_title=None, department=None,
-                      location=None, offer_start_on=None)
-    name = document_name(app, Attachment(context="cv", filename=filename, url="https://x"),
-                         max_len=max_len)
+    app = Application(
+        id="1",
+        first_name=first,
+        last_name=last,
+        email=None,
+        phone=None,
+        updated_at=None,
+        job_id=None,
+        job_title=None,
+        department=None,
+        location=None,
+        offer_start_on=None,
+    )
+    name = document_name(
+        app, Attachment(context="cv", filename=filename, url="https://x"), max_len=max_len
+    )
     assert name.startswith("CV - ") and len(name) <= max_len
     assert name.rsplit(".", 1)[1] in {"pdf", "doc", "docx"}
     assert not set(name) & set('/\\:*?"<>|') and all(ch.isprintable() for ch in name)
