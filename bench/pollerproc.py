@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
-from bench.simproc import SimProcess, clean_env
+from bench.simproc import SimProcess
 from poller.sandbox.data import MAPPING
+from tests.support.config import clean_env, merged, toml_dumps
 
 # The poller as deployments run it: the console script next to this interpreter.
 POLLER = Path(sys.executable).with_name("poller")
@@ -104,8 +103,8 @@ class PollerSetup:
     extra: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        config = merge(BASE_CONFIG, self.extra)
-        config = merge(
+        config = merged(BASE_CONFIG, self.extra)
+        config = merged(
             config,
             {
                 "pinpoint": {"base_url": self.sim.info["pinpoint_url"]},
@@ -178,16 +177,3 @@ class Databases:
             for name in self._created:
                 conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         self._created.clear()
-
-
-def merge(
-    base: dict[str, dict[str, Any]], extra: dict[str, dict[str, Any]]
-) -> dict[str, dict[str, Any]]:
-    out = {k: dict(v) for k, v in base.items()}
-    for section, values in extra.items():
-        out.setdefault(section, {}).update(values)
-    return out
-
-
-def toml_dumps(config: dict[str, dict[str, Any]]) -> str:
-    return tomli_w.dumps(config)

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.pollerproc import POLLER, Databases, PollerSetup, run_measured
-from bench.simproc import SimProcess, clean_env
+from bench.simproc import SimProcess
+from tests.support.config import clean_env
 
 # Every hire's CV is fetched by HiBob itself in cv.mode = "url" (documentUrl): that request
 # reaches the Pinpoint simulator, but the poller never makes it, so it is counted apart.

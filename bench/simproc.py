@@ -8,7 +8,6 @@ over loopback HTTP only.
 from __future__ import annotations
 
 import json
-import os
 import select
 import signal
 import subprocess
@@ -17,6 +16,8 @@ import urllib.request
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
+
+from tests.support.config import clean_env
 
 START_TIMEOUT_S = 60.0  # seeding 10,000 hires at start-up takes a few seconds
 STOP_TIMEOUT_S = 10.0
@@ -45,7 +46,7 @@ class SimProcess:
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            env=_clean_env(),
+            env=clean_env(),
         )
         try:
             self.info: dict[str, Any] = json.loads(self._first_line(START_TIMEOUT_S))
@@ -151,13 +152,3 @@ class SimProcess:
         """Counts (one audit shared by both simulators), and the last `log_limit` requests."""
         result: dict[str, Any] = self._control("pinpoint", f"/audit?limit={log_limit}")
         return result
-
-
-def _clean_env() -> dict[str, str]:
-    """The parent's environment without any poller settings or secrets of the developer's."""
-    prefixes = ("POLLER_", "PINPOINT_", "HIBOB_")
-    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
-
-
-def clean_env(extra: dict[str, str]) -> dict[str, str]:
-    return _clean_env() | extra

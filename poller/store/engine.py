@@ -36,7 +36,7 @@ def make_engine(
     url = normalise_url(url)
     if url.startswith("sqlite"):
         # A pooled connection per worker: reconnecting per transaction re-ran the pragmas and
-        # flushed the WAL on every close (bench: 33.9 s -> 7.1 s for 200 hires at 0 latency).
+        # flushed the WAL on every close (measured in bench/README.md).
         # An in-memory database can't be shared by a pool: each connection would be empty.
         memory = url in ("sqlite://", "sqlite:///:memory:")
         engine = create_engine(
@@ -63,9 +63,9 @@ def _ping_if_idle(engine: Engine, after_s: float) -> None:
     """``pool_pre_ping``, for connections that sat idle in the pool longer than ``after_s``.
 
     pool_pre_ping pings on every checkout: five extra round trips per hire, in a burst where
-    each connection was used milliseconds before (bench.ledger_cost on PostgreSQL: 1.55 ->
-    1.39 ms per hire). A server restart or failover shows in the idle connections kept
-    between cycles; these are still checked, and replaced, before use. One that dies in the
+    each connection was used milliseconds before (its cost: bench/README.md). A server
+    restart or failover shows in the idle connections kept between cycles; these are still
+    checked, and replaced, before use. One that dies in the
     middle of a burst fails its statement as it would without any ping: the hire is resumed
     from its last checkpoint, and SQLAlchemy replaces the pool's connections after the first
     disconnect it sees.
@@ -105,7 +105,7 @@ def _sqlite_pragmas(engine: Engine, *, read_only: bool = False) -> None:
 
     # BEGIN IMMEDIATE through the dialect's own begin hook, not a "begin" event: any
     # connection event listener sends every statement down SQLAlchemy's event-dispatch path
-    # (about a sixth of the ledger's CPU, python -m bench.ledger_cost).
+    # (its cost: bench/README.md, measured with python -m bench.ledger_cost).
     begin = _begin_deferred if read_only else _begin_immediate
     engine.dialect.do_begin = begin  # type: ignore[method-assign, assignment]
 

@@ -57,7 +57,7 @@ class StoreBase:
 
 
 # The hot path's statements, built once: SQLAlchemy caches their compiled form, and building
-# them anew per call (cache key and all) was most of the ledger's CPU (bench/).
+# them anew per call (cache key and all) was most of the ledger's CPU (bench/README.md).
 # Expired leases first, then pending rows by when they are due and how old they are (rows
 # never rescheduled, with no next_attempt_at, sort where the database puts NULLs). The ORDER
 # BY is the due index's own order, and "state IN (...)" (SQLite reads the two equalities as

@@ -78,7 +78,7 @@ def make_session(
     """A session with TLS verification always on; ``ca_bundle`` replaces the CA path.
 
     The environment is read here, once: with ``trust_env`` requests re-reads every proxy
-    variable and ~/.netrc on each request, which was 40% of the client's CPU (bench/).
+    variable and ~/.netrc on each request (its cost: bench/README.md).
     Proxies are looked up per host by ``HttpClient`` (``proxies_for``); the CA variables
     keep their meaning: REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE, unless ``ca_bundle`` is set.
     """
@@ -359,7 +359,7 @@ class HttpClient:
     def _transport(self, method: str, url: str, options: dict[str, Any]) -> requests.Response:
         """One request, handed straight to the session's transport adapter. Redirects are
         never followed. Session.request would add a cookie jar, hooks, redirect handling and
-        environment merging, none of them used here, at a third of the client's CPU (bench/)."""
+        environment merging, none of them used here (their cost: bench/README.md)."""
         make_body: BodyFactory | None = options.get("data")
         body = make_body() if make_body is not None else None
         extra: Mapping[str, str] = options.get("extra_headers", {})

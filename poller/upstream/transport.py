@@ -1,10 +1,8 @@
 """requests' transport adapter, without the per-request work this client never needs.
 
 Every override is one of the hooks requests documents "for use when subclassing the
-HTTPAdapter"; nothing else of requests is replaced. Together with the client-side query
-encoding in ``poller.http`` they cut a loopback GET from 1,264 to 1,186 Python calls, and
-one with a query string from 1,618 to 1,437 (cProfile; bench/README.md). With ``prepare``
-below, a GET of an application from the simulator makes 1,018 calls instead of 1,180:
+HTTPAdapter"; nothing else of requests is replaced. What each saves is measured in
+bench/README.md ("CPU per hire"). The work left out:
 
 - the connection pool's key: requests parses the URL and stats the CA path (``isdir``) on
   every request. Here it is worked out once per origin and TLS setting;

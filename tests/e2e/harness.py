@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from poller.config import Settings, load_settings
 from poller.cycle import Cycle, CycleResult
 from poller.flow import Services
@@ -15,6 +13,7 @@ from poller.loop.wiring import build_ledger, build_services
 from poller.sandbox import Sandbox
 from poller.sandbox.data import MAPPING
 from poller.store.ledger import Ledger
+from tests.support.config import merged, secrets_env, toml_dumps
 
 # Fast but faithful: real HTTP, real retries, waits shortened.
 TEST_CONFIG: dict[str, dict[str, Any]] = {
@@ -40,19 +39,6 @@ TEST_CONFIG: dict[str, dict[str, Any]] = {
 }
 
 
-def toml_dumps(config: dict[str, dict[str, Any]]) -> str:
-    return tomli_w.dumps(config)
-
-
-def merged(
-    base: dict[str, dict[str, Any]], extra: dict[str, dict[str, Any]]
-) -> dict[str, dict[str, Any]]:
-    out = {k: dict(v) for k, v in base.items()}
-    for section, values in extra.items():
-        out.setdefault(section, {}).update(values)
-    return out
-
-
 def write_config(
     path: Path, sb: Sandbox, db_url: str, extra: dict[str, dict[str, Any]] | None = None
 ) -> Path:
@@ -67,10 +53,6 @@ def write_config(
     )
     path.write_text(toml_dumps(config))
     return path
-
-
-def secrets_env(sb: Sandbox) -> dict[str, str]:
-    return {"PINPOINT_API_KEY": sb.pinpoint_api_key, "HIBOB_BASE64_TOKEN": sb.hibob_token}
 
 
 @dataclass

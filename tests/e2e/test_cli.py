@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from poller.sandbox import Sandbox
-from tests.e2e.harness import secrets_env, write_config
-
-POLLER = [sys.executable, "-m", "poller"]
+from tests.e2e.harness import write_config
+from tests.support.config import POLLER, secrets_env
 
 
 @pytest.fixture

@@ -19,8 +19,9 @@ from typing import Any
 
 from poller.config import MappingSettings
 from poller.sandbox import Sandbox
-from tests.e2e.harness import secrets_env, write_config
+from tests.e2e.harness import write_config
 from tests.e2e.test_cli import poller
+from tests.support.config import secrets_env
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

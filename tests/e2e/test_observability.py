@@ -25,8 +25,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from poller import metrics
 from poller.sandbox import AuditSnapshot, Sandbox
-from tests.e2e.harness import make_poller, secrets_env, write_config
-from tests.e2e.test_cli import POLLER, poller
+from tests.e2e.harness import make_poller, write_config
+from tests.e2e.test_cli import poller
+from tests.support.config import POLLER, secrets_env
 
 CV_FETCH = "GET /files/{token}/{filename}"  # HiBob's own download of a CV link
 

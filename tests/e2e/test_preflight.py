@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from poller.sandbox import Sandbox
-from tests.e2e.harness import secrets_env, write_config
+from tests.e2e.harness import write_config
 from tests.e2e.test_cli import poller
+from tests.support.config import secrets_env
 
 
 @pytest.fixture

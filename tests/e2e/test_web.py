@@ -58,7 +58,8 @@ def test_a_store_that_fails_the_record_does_not_fail_the_cycle(
 def test_poller_web_exits_1_when_its_port_is_taken_or_the_schema_is_old(tmp_path: Path) -> None:
     import subprocess
 
-    from tests.e2e.webserver import POLLER, clean_env, web_server
+    from tests.e2e.webserver import web_server
+    from tests.support.config import POLLER, clean_env
 
     config = tmp_path / "config.toml"
     config.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/p.db"\n')

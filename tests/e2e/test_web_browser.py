@@ -12,7 +12,8 @@ import pytest
 from poller.sandbox import Sandbox
 from tests.e2e.browser import chromium, require_browser
 from tests.e2e.harness import make_poller
-from tests.e2e.webserver import HOSTILE_NAME, POLLER, add_hostile_hire, clean_env, web_server
+from tests.e2e.webserver import HOSTILE_NAME, add_hostile_hire, web_server
+from tests.support.config import POLLER, clean_env
 
 pytestmark = pytest.mark.browser
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from poller.sandbox import Sandbox
+from tests.support.config import POLLER, clean_env
 
-POLLER = [sys.executable, "-m", "poller"]
 HOSTILE_FIRST, HOSTILE_LAST = "<script>alert(1)</script>", "Tester"
 HOSTILE_NAME = f"{HOSTILE_FIRST} {HOSTILE_LAST}"
 
@@ -23,14 +21,6 @@ HOSTILE_NAME = f"{HOSTILE_FIRST} {HOSTILE_LAST}"
 def add_hostile_hire(sb: Sandbox) -> str:
     """A hire whose first name is markup; the page must show it as text."""
     return sb.pinpoint.add_hire(HOSTILE_FIRST, HOSTILE_LAST, "xss.tester@example.com", cv="pdf")
-
-
-def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("POLLER_", "PINPOINT_", "HIBOB_"))
-    }
-    env.update(extra or {})
-    return env
 
 
 @dataclass

@@ -24,7 +24,8 @@ from typing import IO, Any
 from poller.models import Record
 from poller.sandbox import Sandbox
 from poller.store.ledger import Ledger
-from tests.e2e.harness import merged, secrets_env, write_config
+from tests.e2e.harness import write_config
+from tests.support.config import merged, secrets_env
 
 POLLER = str(Path(sys.executable).with_name("poller"))  # this venv's console script
 SEED = int(os.environ.get("POLLER_TEST_SEED", "1234"))

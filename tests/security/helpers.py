@@ -23,8 +23,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from poller.sandbox import Sandbox
+from tests.support.config import POLLER
 
-POLLER = [sys.executable, "-m", "poller"]
 _OWN_ENV = ("POLLER_", "PINPOINT_", "HIBOB_")
 
 
@@ -97,10 +97,6 @@ def run_poller(
         max_rss_mb=int(rss_kib) / 1024,  # Linux reports KiB
         seconds=time.monotonic() - started,
     )
-
-
-def secrets_env(sb: Sandbox) -> dict[str, str]:
-    return {"PINPOINT_API_KEY": sb.pinpoint_api_key, "HIBOB_BASE64_TOKEN": sb.hibob_token}
 
 
 def credential_strings(sb: Sandbox) -> dict[str, str]:

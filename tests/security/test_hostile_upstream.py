@@ -18,7 +18,8 @@ from poller.errors import InvalidResponse
 from poller.sandbox import HOSTILE_MODES, Sandbox
 from poller.upstream.http import HttpClient
 from tests.e2e.harness import make_poller, write_config
-from tests.security.helpers import chunked, run_poller, secrets_env, storage_host
+from tests.security.helpers import chunked, run_poller, storage_host
+from tests.support.config import secrets_env
 
 RSS_LIMIT_MB = 150
 REASONS = {

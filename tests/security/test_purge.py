@@ -10,7 +10,8 @@ from pathlib import Path
 from poller.sandbox import Sandbox
 from poller.store.ledger import Ledger
 from tests.e2e.harness import write_config
-from tests.security.helpers import files_under, run_poller, scan, secrets_env
+from tests.security.helpers import files_under, run_poller, scan
+from tests.support.config import secrets_env
 
 
 def test_purge_asks_first_then_removes_the_personal_data(tmp_path: Path) -> None:
