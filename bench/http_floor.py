@@ -62,7 +62,8 @@ def measure(delay_ms: int, n: int) -> dict[str, float]:
     import urllib3
 
     from poller import logs
-    from poller.upstream.http import HttpClient, make_session
+    from poller.upstream.http import HttpClient
+    from poller.upstream.transport import make_session
 
     ports: multiprocessing.Queue[int] = multiprocessing.Queue()
     server = multiprocessing.Process(target=_serve, args=(ports, delay_ms / 1000), daemon=True)

@@ -10,9 +10,10 @@ from poller.upstream import hibob
 from poller.upstream.cv_download import CVDownloader
 from poller.upstream.hibob import HibobClient
 from poller.upstream.hibob_lists import HibobLists
-from poller.upstream.http import HttpClient, make_session
+from poller.upstream.http import HttpClient
 from poller.upstream.pacing import Pacer
 from poller.upstream.pinpoint import PinpointClient
+from poller.upstream.transport import make_session
 
 
 def per_minute(limit: float) -> Pacer | None:

@@ -15,7 +15,8 @@ import structlog
 
 from poller.errors import EmailAlreadyExists, InvalidResponse, PermanentError, RetryableError
 from poller.models import Document
-from poller.upstream.http import HttpClient, StreamedBody, parse_json
+from poller.upstream.http import HttpClient, StreamedBody
+from poller.upstream.http_errors import parse_json
 from poller.upstream.wire import (
     DocumentsAnswer,
     IdAnswer,

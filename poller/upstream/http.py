@@ -14,17 +14,14 @@ chained: the poller's errors are raised outside the `except` block, leaving no
 
 from __future__ import annotations
 
-import functools
 import io
-import json as jsonlib
-import os
 import random
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, Any, Protocol
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 import structlog
@@ -32,7 +29,6 @@ from urllib3.util import Timeout
 
 from poller import metrics, redact
 from poller.errors import (
-    EMPTY_BODY,
     InvalidResponse,
     RateLimited,
     RetryableError,
@@ -48,7 +44,6 @@ from poller.upstream.http_errors import (
     translate,
 )
 from poller.upstream.pacing import Clock, Pacer, Sleep, header_int
-from poller.upstream.transport import PollerAdapter
 
 log = structlog.get_logger("poller.http")
 
@@ -70,37 +65,6 @@ class StreamedBody(Protocol):
 
 # A fresh body for each attempt: a retry must send it whole again, from its first byte.
 BodyFactory = Callable[[], StreamedBody]
-
-
-def make_session(
-    *, ca_bundle: str | None = None, user_agent: str = "pinpoint-hibob-poller"
-) -> requests.Session:
-    """A session with TLS verification always on; ``ca_bundle`` replaces the CA path.
-
-    The environment is read here, once: with ``trust_env`` requests re-reads every proxy
-    variable and ~/.netrc on each request (its cost: bench/README.md).
-    Proxies are looked up per host by ``HttpClient`` (``proxies_for``); the CA variables
-    keep their meaning: REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE, unless ``ca_bundle`` is set.
-    """
-    session = requests.Session()
-    session.trust_env = False
-    session.verify = (
-        ca_bundle
-        or os.environ.get("REQUESTS_CA_BUNDLE")
-        or os.environ.get("CURL_CA_BUNDLE")
-        or True
-    )
-    session.headers["User-Agent"] = user_agent
-    for prefix in ("https://", "http://"):
-        session.mount(prefix, PollerAdapter())
-    return session
-
-
-@functools.lru_cache(maxsize=256)
-def proxies_for(scheme: str, netloc: str) -> dict[str, str]:
-    """The proxy settings the environment gives this origin (NO_PROXY applied), cached:
-    the environment doesn't change under a running process."""
-    return dict(requests.utils.get_environ_proxies(f"{scheme}://{netloc}/"))
 
 
 @dataclass(frozen=True)
@@ -152,7 +116,7 @@ class HttpClient:
             if name.lower() in _CREDENTIAL_HEADERS:
                 # Masked wherever it shows up, e.g. echoed in an upstream error body.
                 redact.register_secret(value.split(" ", 1)[-1])
-        self._session = session if session is not None else make_session()
+        self._session = session if session is not None else transport.make_session()
         # Worked out once per client; requests would redo both on every request.
         self._base = transport.prepared_base(self.base_url)
         self._plain_headers = transport.validated_headers(self._session.headers)
@@ -368,7 +332,7 @@ class HttpClient:
         req = transport.prepare(
             method,
             url,
-            query=_encode_query(options.get("params")),
+            query=transport.encode_query(options.get("params")),
             plain=options.get("plain"),
             headers=options["headers"],
             extra_headers=extra,
@@ -383,7 +347,7 @@ class HttpClient:
             timeout=self._timeout_obj,  # type: ignore[arg-type]
             verify=self._session.verify or True,  # a CA path, or the default: never off
             cert=None,
-            proxies=proxies_for(parts.scheme, parts.netloc),
+            proxies=transport.proxies_for(parts.scheme, parts.netloc),
         )
 
     def _send(
@@ -446,29 +410,3 @@ class HttpClient:
         if isinstance(err, RateLimited) or delivery == "unsent":
             return True  # refused or never delivered: nothing was applied
         return isinstance(err, RetryableError) and delivery == "sent" and idempotent
-
-
-def _encode_query(params: Mapping[str, Any] | None) -> str | None:
-    """The query string requests would build from ``params`` (None values left out), made
-    here: given a dict, requests runs two runtime Protocol checks that cost more than this."""
-    if not params:
-        return None
-    return urlencode([(key, value) for key, value in params.items() if value is not None])
-
-
-def parse_json(resp: requests.Response, api: str, endpoint: str) -> object:
-    """The decoded JSON body; an empty or malformed body is InvalidResponse."""
-    body = resp.content or b""
-    if not body.strip():
-        reason = EMPTY_BODY
-    else:
-        try:
-            return jsonlib.loads(body)
-        except (ValueError, RecursionError):
-            reason = "body is not valid JSON"
-    raise InvalidResponse(
-        f"{reason} (HTTP {resp.status_code})",
-        api=api,
-        endpoint=endpoint,
-        status=resp.status_code,
-    )

@@ -26,6 +26,7 @@ from poller.errors import (
     HTML_BODY,
     AuthError,
     EmailAlreadyExists,
+    InvalidResponse,
     NotFound,
     PermanentError,
     RateLimited,
@@ -278,3 +279,21 @@ def translate(
     else:
         message = f"request failed ({type(exc).__name__})"
     return kind(message, api=api, endpoint=endpoint, status=None), delivery
+
+
+def parse_json(resp: requests.Response, api: str, endpoint: str) -> object:
+    """The decoded JSON body; an empty or malformed body is InvalidResponse."""
+    body = resp.content or b""
+    if not body.strip():
+        reason = EMPTY_BODY
+    else:
+        try:
+            return jsonlib.loads(body)
+        except (ValueError, RecursionError):
+            reason = "body is not valid JSON"
+    raise InvalidResponse(
+        f"{reason} (HTTP {resp.status_code})",
+        api=api,
+        endpoint=endpoint,
+        status=resp.status_code,
+    )

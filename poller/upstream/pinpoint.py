@@ -21,7 +21,8 @@ import structlog
 from poller import metrics
 from poller.errors import AuthError, InvalidResponse, PermanentError
 from poller.models import HIRED, Application, Comment, HiredStages, Job, Listing, RefusedFilter
-from poller.upstream.http import HttpClient, parse_json
+from poller.upstream.http import HttpClient
+from poller.upstream.http_errors import parse_json
 from poller.upstream.pinpoint_parse import (
     API,
     ENDPOINT_APPLICATION,

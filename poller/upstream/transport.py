@@ -28,8 +28,9 @@ import re
 import string
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
+import requests
 from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 from requests.exceptions import InvalidHeader, InvalidURL, RequestException
@@ -195,3 +196,42 @@ def prepare(
     # A body with a read() and a len goes out as it is read, with a Content-Length.
     req.prepare_body(body, None, json)
     return req
+
+
+def make_session(
+    *, ca_bundle: str | None = None, user_agent: str = "pinpoint-hibob-poller"
+) -> requests.Session:
+    """A session with TLS verification always on; ``ca_bundle`` replaces the CA path.
+
+    The environment is read here, once: with ``trust_env`` requests re-reads every proxy
+    variable and ~/.netrc on each request (its cost: bench/README.md).
+    Proxies are looked up per host by ``HttpClient`` (``proxies_for``); the CA variables
+    keep their meaning: REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE, unless ``ca_bundle`` is set.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = (
+        ca_bundle
+        or os.environ.get("REQUESTS_CA_BUNDLE")
+        or os.environ.get("CURL_CA_BUNDLE")
+        or True
+    )
+    session.headers["User-Agent"] = user_agent
+    for prefix in ("https://", "http://"):
+        session.mount(prefix, PollerAdapter())
+    return session
+
+
+@functools.lru_cache(maxsize=256)
+def proxies_for(scheme: str, netloc: str) -> dict[str, str]:
+    """The proxy settings the environment gives this origin (NO_PROXY applied), cached:
+    the environment doesn't change under a running process."""
+    return dict(requests.utils.get_environ_proxies(f"{scheme}://{netloc}/"))
+
+
+def encode_query(params: Mapping[str, Any] | None) -> str | None:
+    """The query string requests would build from ``params`` (None values left out), made
+    here: given a dict, requests runs two runtime Protocol checks that cost more than this."""
+    if not params:
+        return None
+    return urlencode([(key, value) for key, value in params.items() if value is not None])

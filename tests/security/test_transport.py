@@ -21,7 +21,7 @@ import pytest
 from poller.config import load_settings
 from poller.errors import RetryableError
 from poller.loop.wiring import build_http
-from poller.upstream.http import make_session
+from poller.upstream.transport import make_session
 from tests.security.helpers import answer, run_poller
 
 PACKAGE = Path(__file__).resolve().parents[2] / "poller"
@@ -55,8 +55,8 @@ def test_no_code_path_turns_certificate_checks_off() -> None:
     assert offenders == []
     # The only place that sets `verify` is make_session, and every client comes from it.
     setters = [p.name for p in PACKAGE.rglob("*.py") if re.search(r"\.verify\s*=", p.read_text())]
-    assert setters == ["http.py"]
-    wiring = (PACKAGE / "wiring.py").read_text()
+    assert setters == ["transport.py"]
+    wiring = (PACKAGE / "loop" / "wiring.py").read_text()
     assert "session=make_session(" in wiring and "requests.Session(" not in wiring
 
 

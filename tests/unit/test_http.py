@@ -32,9 +32,10 @@ from poller.errors import (
     RetryableError,
     UpstreamError,
 )
-from poller.upstream.http import HttpClient, make_session, parse_json, proxies_for
-from poller.upstream.http_errors import classify, clean_text
+from poller.upstream.http import HttpClient
+from poller.upstream.http_errors import classify, clean_text, parse_json
 from poller.upstream.pacing import Pacer
+from poller.upstream.transport import make_session, proxies_for
 
 BASE = "http://127.0.0.1:9/api/v1"
 WALL0 = 1_700_000_000.0

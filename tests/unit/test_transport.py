@@ -14,14 +14,16 @@ import pytest
 import requests
 from requests.adapters import _urllib3_request_context  # type: ignore[attr-defined]
 
-from poller.upstream.http import HttpClient, _encode_query, make_session
+from poller.upstream.http import HttpClient
 from poller.upstream.transport import (
     PollerAdapter,
+    make_session,
     plain_path,
     prepare,
     prepared_base,
     validated_headers,
 )
+from poller.upstream.transport import encode_query as _encode_query
 
 
 @pytest.mark.parametrize("url", ["https://api.hibob.com/v1/people", "http://127.0.0.1:8080/x?a=1"])

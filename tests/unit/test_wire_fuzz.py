@@ -22,8 +22,8 @@ from poller.errors import InvalidResponse, PollerError, UpstreamError
 from poller.models import Application, Attachment
 from poller.upstream import hibob, pinpoint
 from poller.upstream.hibob import HibobClient
-from poller.upstream.http import HttpClient, parse_json
-from poller.upstream.http_errors import classify
+from poller.upstream.http import HttpClient
+from poller.upstream.http_errors import classify, parse_json
 from poller.upstream.pinpoint import PinpointClient
 from poller.upstream.wire import (
     ApplicationDocument,
