@@ -31,9 +31,9 @@ from tests.security.helpers import (
     files_under,
     run_poller,
     scan,
-    secrets_env,
     text_values,
 )
+from tests.support.config import secrets_env
 
 EVIL_SIGNATURE = "5f0c" * 16  # planted in a crafted, off-allowlist CV link
 LOUD = {"logging": {"level": "DEBUG", "format": "json"}}
