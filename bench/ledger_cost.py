@@ -20,6 +20,7 @@ from pathlib import Path
 
 from poller.models import HireSummary
 from poller.store.ledger import Ledger
+from tests.support.ledger import discover
 
 
 def run(url: str, hires: int) -> float:
@@ -28,8 +29,11 @@ def run(url: str, hires: int) -> float:
     ledger.migrate()
     now = datetime.now(UTC)
     prefix = uuid.uuid4().hex[:8]  # a PostgreSQL database may hold an earlier run's rows
-    ledger.record_discovered(
-        [HireSummary(f"{prefix}-{i}", now) for i in range(hires)], baseline_before=None, now=now
+    discover(
+        ledger,
+        [HireSummary(f"{prefix}-{i}", now) for i in range(hires)],
+        baseline_before=None,
+        now=now,
     )
     started = time.process_time()
     for _ in range(hires):

@@ -121,7 +121,7 @@ class Cycle:
                     return
                 with lock:
                     outcomes[outcome] = outcomes.get(outcome, 0) + 1
-                    if outcome in (Outcome.DONE, Outcome.FAILED):
+                    if outcome in (Outcome.DONE, Outcome.FAILED, Outcome.WITHDRAWN):
                         seen.discard(rec.application_id)
 
         workers = max(1, cfg.concurrency)
@@ -166,3 +166,4 @@ def refresh_state_metrics(svc: Services) -> None:
     oldest = svc.ledger.oldest_pending()
     age = (svc.clock() - oldest).total_seconds() if oldest else 0.0
     metrics.oldest_pending_age.set(max(0.0, age))
+    metrics.unhired_flags.set(svc.ledger.unhired_count())

@@ -1,4 +1,5 @@
-"""Finding hires: list hired applications changed since the watermark, record them.
+"""Finding hires: list hired applications changed since the watermark, record them; and,
+at each full listing, the hires this product processed that are no longer hired (un-hires).
 
 Hires are listed by their stage's basic type (``hired``), which needs neither stage names
 nor ``/jobs``. Configured stage names or ids only narrow that listing. A filter Pinpoint
@@ -16,9 +17,20 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from poller import metrics
 from poller.config import Settings
 from poller.crashpoints import crashpoint
-from poller.models import HiredStages, HireSummary, Listing, RefusedFilter, State
+from poller.errors import AuthError, NotFound, PollerError
+from poller.models import (
+    DELETED_STAGE,
+    HIRED,
+    Entry,
+    HiredStages,
+    HireSummary,
+    Listing,
+    RefusedFilter,
+    State,
+)
 from poller.store.ledger import Ledger
 from poller.upstream.pinpoint import UPDATED_FILTER, PinpointClient
 
@@ -106,6 +118,20 @@ def narrow(hires: tuple[HireSummary, ...], stage_ids: frozenset[str]) -> tuple[H
     return tuple(h for h in hires if h.stage_id is None or h.stage_id in stage_ids)
 
 
+def entry(
+    hire: HireSummary, *, now: datetime, settle: timedelta, baseline_before: datetime | None
+) -> Entry:
+    """How a hire enters the table. The settle window counts from Pinpoint's hired_at, else
+    from now (the first time this product saw it hired)."""
+    hired_at = hire.hired_at or now
+    if baseline_before is not None and hire.updated_at < baseline_before:
+        return Entry(State.BASELINE, None, hired_at)
+    due = hired_at + settle
+    if due > now:
+        return Entry(State.SETTLING, due, hired_at)
+    return Entry(State.PENDING, None, hired_at)
+
+
 @dataclass(frozen=True)
 class DiscoveryResult:
     listed: int
@@ -114,6 +140,9 @@ class DiscoveryResult:
     promoted: int
     requests: int
     reason: str
+    new_settling: int = 0
+    returned: int = 0  # withdrawn rows listed as hired again
+    unhired: int = 0  # un-hire flags raised by this cycle's full listing
 
 
 class Discovery:
@@ -186,8 +215,13 @@ class Discovery:
     def run(self, *, now: datetime, backfill_override: datetime | None) -> DiscoveryResult:
         listing, plan = self.list(now=now, backfill_override=backfill_override)
         crashpoint("after:list")
+        settle = timedelta(minutes=self.settings.discovery.settle_minutes)
         counts = self.ledger.record_discovered(
-            listing.hires, baseline_before=plan.baseline_before, now=now
+            listing.hires,
+            entry=lambda hire: entry(
+                hire, now=now, settle=settle, baseline_before=plan.baseline_before
+            ),
+            now=now,
         )
         crashpoint("checkpoint:discover")
         promoted = 0
@@ -209,6 +243,8 @@ class Discovery:
             values[REFUSED_FILTERS] = json.dumps(with_refusals(known, listing.refused, now))
         self.ledger.set_state(values, now=now)
         crashpoint("checkpoint:watermark")
+        full = (plan.since is None or not listing.used_updated_filter) and not plan.first_cycle
+        unhired = self.find_unhires({h.id for h in listing.hires}, now=now) if full else 0
         result = DiscoveryResult(
             listed=len(listing.hires),
             new_pending=counts[State.PENDING],
@@ -216,9 +252,46 @@ class Discovery:
             promoted=promoted,
             requests=listing.requests,
             reason=plan.reason,
+            new_settling=counts[State.SETTLING],
+            returned=counts["returned"],
+            unhired=unhired,
         )
         log.info("discovery.done", **result.__dict__)
         return result
+
+    def find_unhires(self, listed: set[str], *, now: datetime) -> int:
+        """After a full listing: each processed hire it didn't list is fetched, and flagged if
+        its stage is no longer of type hired (or it is gone). A row the listing missed for
+        another reason (paging, narrowing) fetches as hired and is left alone. The employee in
+        HiBob is never touched: HR decides."""
+        flagged = 0
+        for app_id in self.ledger.unhire_candidates():
+            if app_id in listed:
+                continue
+            stage = self._left_for(app_id)
+            crashpoint("after:unhire_fetch")
+            if stage is None or not self.ledger.flag_unhired(app_id, stage, now=now):
+                continue
+            flagged += 1
+            metrics.unhired_total.inc()
+            log.warning("application.unhired", application_id=app_id, stage=stage)
+        return flagged
+
+    def _left_for(self, app_id: str) -> str | None:
+        """The stage a processed hire is in now, if it is not a hired one; "deleted" if it is
+        gone; None if it is still hired, or that can't be told this time."""
+        try:
+            app = self.pinpoint.get_application(app_id)
+        except NotFound:
+            return DELETED_STAGE
+        except AuthError:
+            raise
+        except PollerError as exc:  # the next full listing asks again
+            log.warning("discovery.unhire_check_failed", application_id=app_id, error=str(exc))
+            return None
+        if app.stage_basic_type is None or app.stage_basic_type == HIRED:
+            return None
+        return app.stage_name or app.stage_basic_type
 
 
 def _parse(value: str | None) -> datetime | None:

@@ -46,3 +46,13 @@ oldest_pending_age = Gauge(
     "Age of the oldest pending row (0 when none)",
     registry=REGISTRY,
 )
+unhired_flags = Gauge(
+    "poller_unhired_flags",
+    "Rows whose un-hire flag is up and not yet acknowledged (poller ack)",
+    registry=REGISTRY,
+)
+unhired_total = Counter(
+    "poller_unhired_total",
+    "Un-hire flags raised: a processed hire found no longer in a hired stage, or gone",
+    registry=REGISTRY,
+)

@@ -26,10 +26,16 @@ class State(StrEnum):
     DONE = "done"
     FAILED = "failed"
     BASELINE = "baseline"  # a hire that predates the first run, left alone on purpose
+    SETTLING = "settling"  # hired less than discovery.settle_minutes ago; due at next_attempt_at
+    WITHDRAWN = "withdrawn"  # left the hired stage before any write; pending again if it returns
 
 
 ACTIVE_STATES = (State.PENDING, State.IN_PROGRESS)
 FINAL_STATES = (State.DONE, State.FAILED)
+# Not a state: `poller list --state unhired` selects the rows whose un-hire flag is up.
+UNHIRED = "unhired"
+# The un-hire flag's stage for an application that is gone from Pinpoint (404).
+DELETED_STAGE = "deleted"
 
 
 class EmployeeLink(StrEnum):
@@ -55,6 +61,7 @@ class Outcome(StrEnum):
     FAILED = "failed"
     RETRY = "retry"  # rescheduled: back to pending with next_attempt_at
     LOST = "lost"  # another worker took the lease over
+    WITHDRAWN = "withdrawn"  # no longer hired when fetched: nothing was written
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,15 @@ class HireSummary:
     stage_id: str | None = None
     job_id: str | None = None
     hired_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """How a hire enters the table: its state, when it is due (settling), when it was hired."""
+
+    state: State
+    due: datetime | None
+    hired_at: datetime
 
 
 @dataclass(frozen=True)
@@ -191,6 +207,11 @@ class Record:
     start_date: date | None
     start_date_source: str | None
     mapping_notes: str | None
+    hired_at: datetime | None
+    withdrawn_stage: str | None
+    unhired_at: datetime | None
+    unhired_stage: str | None
+    unhired_acked_at: datetime | None
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -23,6 +23,7 @@ TABLE_COLUMNS = (
     "attempts",
     "updated_at",
     "last_error",
+    "unhired_stage",  # set while the un-hire flag is up
 )
 
 
@@ -80,6 +81,8 @@ def _rich_table(rows: Sequence[Record], out: Any) -> None:
         State.FAILED: "red",
         State.PENDING: "yellow",
         State.IN_PROGRESS: "cyan",
+        State.SETTLING: "blue",
+        State.WITHDRAWN: "magenta",
     }
     for r in rows:
         cells = [
@@ -94,7 +97,8 @@ def _rich_table(rows: Sequence[Record], out: Any) -> None:
         ]
         table.add_row(
             escape(cells[0]),
-            f"[{styles.get(r.state, 'dim')}]{r.state}[/]",
+            f"[{styles.get(r.state, 'dim')}]{r.state}[/]"
+            + (f" [bold red]unhired: {escape(_text(r.unhired_stage))}[/]" if r.unhired_at else ""),
             *(escape(c) for c in cells[1:]),
             "yes" if r.pinpoint_comment_id else "",
             str(r.attempts),
@@ -113,6 +117,7 @@ def status_data(ledger: Ledger) -> dict[str, Any]:
     oldest = ledger.oldest_pending()
     return {
         "counts": ledger.counts(),
+        "unhired": ledger.unhired_count(),
         "last_cycle_at": state.get(LAST_CYCLE_AT),
         "last_cycle_outcome": state.get(LAST_CYCLE_OUTCOME),
         "last_cycle_error": state.get(LAST_CYCLE_ERROR) or None,
@@ -135,6 +140,15 @@ def status_report(ledger: Ledger, fmt: str) -> str:
     lines += [f"  {state:<12} {n}" for state, n in counts.items()]
     lines.append(
         f"  ({counts['baseline']} baseline: hires from before the first run, left alone on purpose)"
+    )
+    if counts.get("settling"):
+        lines.append(f"  ({counts['settling']} settling: hired too recently to act on, due later)")
+    unhired = data["unhired"]
+    lines.append(
+        f"Un-hire flags:        {unhired} (hires processed, then no longer hired: "
+        "`poller list --state unhired`, then `poller ack ID`)"
+        if unhired
+        else "Un-hire flags:        none"
     )
     lines.append(f"Last cycle:           {last_cycle_text(data)}")
     lines.append(f"Last successful poll: {data['last_successful_poll'] or 'never'}")
@@ -165,10 +179,25 @@ def row_fields(rec: Record) -> list[tuple[str, str]]:
 def row_notes(rec: Record) -> list[str]:
     """Warnings a person reading the row should see."""
     notes = []
+    if rec.unhired_at:
+        notes.append(
+            f"UN-HIRED: no longer in a hired stage ({_text(rec.unhired_stage)}) since "
+            f"{_text(rec.unhired_at)}; HiBob employee {rec.hibob_employee_id or ''} was left "
+            f"as it is for HR to decide. `poller ack {rec.application_id}` clears this flag"
+        )
+    if rec.state == State.SETTLING and rec.next_attempt_at:
+        notes.append(
+            f"settling: hired at {_text(rec.hired_at)}; acted on from {_text(rec.next_attempt_at)}"
+        )
+    if rec.state == State.WITHDRAWN:
+        notes.append(
+            f"withdrawn: in stage {_text(rec.withdrawn_stage)} when fetched, before anything was "
+            "written; it is picked up again if it comes back to a hired stage"
+        )
     if rec.comment_started_at and not rec.pinpoint_comment_id:
         notes.append(
-            "a comment was being posted when the last attempt stopped; "
-            "Pinpoint can't list comments, so it may already be there"
+            "a comment was being posted when the last attempt stopped; the next attempt "
+            "lists the application's comments before posting again"
         )
     return notes
 

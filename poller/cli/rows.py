@@ -1,4 +1,4 @@
-"""Reading and acting on rows: status, list, show, retry, resolve, purge."""
+"""Reading and acting on rows: status, list, show, retry, resolve, purge, ack."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from poller.cli.base import (
     load,
     main,
 )
-from poller.models import State
+from poller.models import UNHIRED, State
 
 
 @main.command()
@@ -30,7 +30,11 @@ def status(ctx: click.Context, fmt: str) -> None:
 
 
 @main.command("list")
-@click.option("--state", type=click.Choice([s.value for s in State]))
+@click.option(
+    "--state",
+    type=click.Choice([*(s.value for s in State), UNHIRED]),
+    help="Rows in this state; 'unhired': rows whose un-hire flag is up.",
+)
 @click.option(
     "--limit", type=click.IntRange(min=0), default=100, show_default=True, help="0 means all rows."
 )
@@ -111,3 +115,15 @@ def purge(ctx: click.Context, application_id: str, yes: bool) -> None:
         die("not purged", EXIT_FAILED)
     ledger.purge(application_id, now=datetime.now(UTC))
     click.echo(f"application {application_id}: personal data removed")
+
+
+@main.command()
+@click.argument("application_id")
+@click.option("--note", help="What was decided (kept in the row's history).")
+@click.pass_context
+def ack(ctx: click.Context, application_id: str, note: str | None) -> None:
+    """Clear an un-hire flag once a person has looked at it (HiBob is never changed)."""
+    settings = load(ctx)
+    if not ledger_for(settings).ack(application_id, now=datetime.now(UTC), note=note):
+        die(f"application {application_id} has no un-hire flag; nothing to acknowledge")
+    click.echo(f"application {application_id}: un-hire flag cleared")

@@ -161,6 +161,9 @@ class DiscoverySettings(_Section):
     backfill_since: datetime | None = None
     overlap_seconds: int = Field(default=600, ge=0)
     full_reconcile_hours: float = Field(default=24, ge=0)  # 0 = never
+    # Act on a hire only once it has been in a hired stage this long (10 is a good
+    # production value: a mis-click dragged back within it creates nobody); 0 = at once.
+    settle_minutes: float = Field(default=0, ge=0)
 
     @field_validator("backfill_since", mode="before")
     @classmethod

@@ -48,7 +48,7 @@ from poller.flow.row import Row, fail, release, reschedule
 from poller.flow.services import Services
 from poller.hosts import is_loopback_host
 from poller.mapping import build_employee, clean, comment_text
-from poller.models import Application, CVStatus, EmployeeLink, Outcome, Record, State
+from poller.models import HIRED, Application, CVStatus, EmployeeLink, Outcome, Record, State
 
 log = structlog.get_logger("poller.sync")
 
@@ -116,6 +116,8 @@ def _run_steps(row: Row) -> Outcome:
     fresh = False  # created by a 200 in this very attempt: it can hold no documents yet
     if employee_id is None:
         app = _application(row)
+        if app.stage_basic_type is not None and app.stage_basic_type != HIRED:
+            return _withdrawn(row, app)  # the re-check: no longer hired, nothing written yet
         row.step = "map"
         payload = build_employee(
             app, svc.settings.mapping, today=svc.clock().date(), hibob_lists=svc.lists.get()
@@ -192,6 +194,25 @@ def _comment(row: Row, employee_id: str, link: str) -> str:
     comment_id = svc.pinpoint.post_comment(row.id, comment_text(employee_id, link, first, last))
     crashpoint("after:comment")
     return comment_id
+
+
+def _withdrawn(row: Row, app: Application) -> Outcome:
+    """The application left its hired stage before any write (a mis-click, a withdrawn
+    offer): nothing is written anywhere, and a listing that finds it hired again brings it
+    back."""
+    stage = clean(app.stage_name or app.stage_basic_type or "", 200)
+    log.info("application.withdrawn", application_id=row.id, stage=stage)
+    row.end(
+        State.WITHDRAWN,
+        "withdrawn",
+        f"no longer in a hired stage ({stage}) when fetched, before anything was written; it "
+        "is picked up again if it comes back to a hired stage",
+        withdrawn_stage=stage,
+        candidate_name=_name(app),
+        last_error=None,
+        last_error_step=None,
+    )
+    return Outcome.WITHDRAWN
 
 
 def _application(row: Row) -> Application:

@@ -7,16 +7,16 @@ gets ``LeaseLost`` instead of overwriting the new owner's progress.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, inspect, select, text, update
+from sqlalchemy import Connection, func, inspect, select, text, update
 
 from poller.db_url import normalise_url
 from poller.errors import LeaseLost
-from poller.models import ACTIVE_STATES, Event, HireSummary, Record, State, utcnow
+from poller.models import ACTIVE_STATES, UNHIRED, Entry, Event, HireSummary, Record, State, utcnow
 from poller.store.engine import make_engine
 from poller.store.operator import OperatorActions
 from poller.store.schema import HEAD_REVISION
@@ -30,7 +30,10 @@ from poller.store.statements import (
     CLAIM_RETURNING,
     FENCED_UPDATE,
     INSERT_EVENT,
+    KNOWN,
     ROW,
+    UNHIRE_CANDIDATES,
+    UNHIRED_COUNT,
     chunks,
     dialect_insert,
     event_row,
@@ -115,42 +118,40 @@ class Ledger(OperatorActions):
 
     @store_errors
     def record_discovered(
-        self, hires: Sequence[HireSummary], *, baseline_before: datetime | None, now: datetime
+        self, hires: Sequence[HireSummary], *, entry: Callable[[HireSummary], Entry], now: datetime
     ) -> dict[str, int]:
-        """Insert unseen hires: ``baseline`` if updated before ``baseline_before``, else pending.
+        """Record a listing of hires, in one transaction:
 
-        Idempotent: a row that exists is left as it is, whoever inserted it first.
+        - an unseen hire is inserted in the state ``entry`` gives it (pending, settling or
+          baseline); idempotent: a row that exists is left as it is, whoever inserted it;
+        - a ``withdrawn`` row listed as hired again starts over as ``entry`` says;
+        - a row whose un-hire flag is up, or was acknowledged, is back in a hired stage: the
+          flag is cleared, and a later un-hire would raise it again.
+
+        Returns how many rows went each way (states, "returned" and "unflagged").
         """
-        counts: dict[str, int] = {State.PENDING: 0, State.BASELINE: 0}
+        counts: dict[str, int] = dict.fromkeys(
+            (State.PENDING, State.BASELINE, State.SETTLING, "returned", "unflagged"), 0
+        )
         with self._tx() as conn:
             for chunk in chunks(hires, 500):
                 ids = [h.id for h in chunk]
-                existing = set(
-                    conn.execute(
-                        select(apps_t.c.application_id).where(apps_t.c.application_id.in_(ids))
-                    ).scalars()
-                )
-                rows = []
+                known = {
+                    r.application_id: r
+                    for r in conn.execute(KNOWN, {"k_ids": ids})  # ids, states and flags
+                }
+                rows, seen = [], set()
                 for h in chunk:
-                    if h.id in existing:
-                        continue
-                    existing.add(h.id)
-                    state = (
-                        State.BASELINE
-                        if baseline_before is not None and h.updated_at < baseline_before
-                        else State.PENDING
-                    )
-                    counts[state] += 1
-                    rows.append(
-                        {
-                            "application_id": h.id,
-                            "state": state,
-                            "attempts": 0,
-                            "pinpoint_updated_at": h.updated_at,
-                            "created_at": now,
-                            "updated_at": now,
-                        }
-                    )
+                    row = known.get(h.id)
+                    if row is None and h.id not in seen:  # a listing may repeat a row
+                        seen.add(h.id)
+                        new = entry(h)
+                        counts[new.state] += 1
+                        rows.append(_new_row(h, new, now))
+                    elif row is not None and row.state == State.WITHDRAWN:
+                        counts["returned"] += _return(conn, h, entry(h), now)
+                    elif row is not None and (row.unhired_at or row.unhired_acked_at):
+                        counts["unflagged"] += _unflag(conn, h.id, now)
                 if rows:
                     conn.execute(insert_ignore(conn, rows))
         return counts
@@ -176,6 +177,44 @@ class Ledger(OperatorActions):
                         message="promoted from baseline by --backfill-since",
                     )
         return n
+
+    # -- un-hires ---------------------------------------------------------------------------
+    @store_errors
+    def unhire_candidates(self) -> list[str]:
+        """Rows that got an employee and carry no un-hire flag (raised or acknowledged), and
+        that no worker holds: those a full listing should still list as hired."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(UNHIRE_CANDIDATES).scalars())
+
+    @store_errors
+    def flag_unhired(self, app_id: str, stage: str, *, now: datetime) -> bool:
+        """Raise the un-hire flag (once); the row's state is left as it was."""
+        with self._tx() as conn:
+            n = conn.execute(
+                update(apps_t)
+                .where(
+                    apps_t.c.application_id == app_id,
+                    apps_t.c.unhired_at.is_(None),
+                    apps_t.c.unhired_acked_at.is_(None),
+                )
+                .values(unhired_at=now, unhired_stage=stage[:200], updated_at=now)
+            ).rowcount
+            if n:
+                record_event(
+                    conn,
+                    app_id,
+                    now,
+                    "unhire",
+                    "flagged",
+                    message=f"no longer in a hired stage: {stage}; the HiBob employee is left "
+                    f"as it is for HR to decide. `poller ack {app_id}` clears this flag",
+                )
+        return bool(n)
+
+    @store_errors
+    def unhired_count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(UNHIRED_COUNT).scalar_one())
 
     # -- claiming --------------------------------------------------------------------------
     @store_errors
@@ -271,8 +310,11 @@ class Ledger(OperatorActions):
 
     @store_errors
     def rows(self, *, state: str | None = None, limit: int = 100) -> list[Record]:
+        """Newest first; ``state`` may also be "unhired": the rows whose flag is up."""
         q = select(apps_t).order_by(apps_t.c.updated_at.desc(), apps_t.c.application_id.desc())
-        if state:
+        if state == UNHIRED:
+            q = q.where(apps_t.c.unhired_at.is_not(None))
+        elif state:
             q = q.where(apps_t.c.state == state)
         if limit:
             q = q.limit(limit)
@@ -324,3 +366,49 @@ class Ledger(OperatorActions):
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _new_row(h: HireSummary, new: Entry, now: datetime) -> dict[str, Any]:
+    return {
+        "application_id": h.id,
+        "state": new.state,
+        "attempts": 0,
+        "next_attempt_at": new.due,
+        "hired_at": new.hired_at,
+        "pinpoint_updated_at": h.updated_at,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _return(conn: Connection, h: HireSummary, new: Entry, now: datetime) -> int:
+    """A withdrawn application listed as hired again starts over (it wrote nothing)."""
+    n = conn.execute(
+        update(apps_t)
+        .where(apps_t.c.application_id == h.id, apps_t.c.state == State.WITHDRAWN)
+        .values(
+            state=new.state if new.state != State.BASELINE else State.PENDING,
+            next_attempt_at=new.due,
+            hired_at=new.hired_at,
+            withdrawn_stage=None,
+            attempts=0,
+            pinpoint_updated_at=h.updated_at,
+            updated_at=now,
+        )
+    ).rowcount
+    if n:
+        record_event(conn, h.id, now, "discover", "hired_again", message="back in a hired stage")
+    return int(n)
+
+
+def _unflag(conn: Connection, app_id: str, now: datetime) -> int:
+    n = conn.execute(
+        update(apps_t)
+        .where(apps_t.c.application_id == app_id)
+        .values(unhired_at=None, unhired_stage=None, unhired_acked_at=None, updated_at=now)
+    ).rowcount
+    if n:
+        record_event(
+            conn, app_id, now, "unhire", "cleared", message="back in a hired stage: flag cleared"
+        )
+    return int(n)

@@ -1,4 +1,5 @@
-"""What operators do to rows by hand: retry a failed row, resolve it, purge its personal data."""
+"""What operators do to rows by hand: retry a failed row, resolve it, purge its personal data,
+acknowledge an un-hire flag."""
 
 from __future__ import annotations
 
@@ -76,4 +77,18 @@ class OperatorActions(StoreBase):
                 record_event(
                     conn, app_id, now, "operator", "purged", message="personal data removed"
                 )
+        return bool(n)
+
+    @store_errors
+    def ack(self, app_id: str, *, now: datetime, note: str | None) -> bool:
+        """A person looked at the un-hire flag: clear it, and keep it from being raised again
+        for this un-hire (it is, if the application comes back to hired and leaves again)."""
+        with self._tx() as conn:
+            n = conn.execute(
+                update(apps_t)
+                .where(apps_t.c.application_id == app_id, apps_t.c.unhired_at.is_not(None))
+                .values(unhired_at=None, unhired_stage=None, unhired_acked_at=now, updated_at=now)
+            ).rowcount
+            if n:
+                record_event(conn, app_id, now, "operator", "acknowledged", message=note)
         return bool(n)

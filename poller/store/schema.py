@@ -48,7 +48,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 # The newest migration in migrations/versions. tests/unit/test_ledger.py checks they agree.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 metadata = MetaData()
 
@@ -85,6 +85,13 @@ processed_applications = Table(
     Column("start_date", Date),
     Column("start_date_source", String(16)),
     Column("mapping_notes", Text),
+    # Hires that change their mind (migration 0004): when it entered its hired stage (the
+    # settle window counts from it), the stage a withdrawn one moved to, and the un-hire flag.
+    Column("hired_at", UTCDateTime()),
+    Column("withdrawn_stage", String(200)),
+    Column("unhired_at", UTCDateTime()),
+    Column("unhired_stage", String(200)),
+    Column("unhired_acked_at", UTCDateTime()),
     CheckConstraint(
         f"state IN ({','.join(repr(s.value) for s in State)})",
         name="ck_processed_applications_state",
@@ -92,6 +99,7 @@ processed_applications = Table(
     # The claim walks this index in its ORDER BY and stops at its LIMIT (migration 0002).
     Index("ix_processed_applications_due", "state", "next_attempt_at", "created_at"),
     Index("ix_processed_applications_updated_at", "updated_at"),
+    Index("ix_processed_applications_unhired", "unhired_at"),
 )
 
 # One line per step outcome: `poller show` prints it as the row's history.

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from poller.errors import StoreError
@@ -63,7 +63,11 @@ class StoreBase:
 # BY is the due index's own order, and "state IN (...)" (SQLite reads the two equalities as
 # one) lets the database walk that index and stop at the LIMIT, not sort every due row.
 DUE = and_(
-    or_(apps_t.c.state == State.IN_PROGRESS, apps_t.c.state == State.PENDING),
+    or_(
+        apps_t.c.state == State.IN_PROGRESS,
+        apps_t.c.state == State.PENDING,
+        apps_t.c.state == State.SETTLING,
+    ),
     or_(
         and_(
             apps_t.c.state == State.PENDING,
@@ -72,6 +76,8 @@ DUE = and_(
                 apps_t.c.next_attempt_at <= bindparam("k_now"),
             ),
         ),
+        # A settling hire is due once its window has passed (next_attempt_at is always set).
+        and_(apps_t.c.state == State.SETTLING, apps_t.c.next_attempt_at <= bindparam("k_now")),
         and_(apps_t.c.state == State.IN_PROGRESS, apps_t.c.lease_expires_at < bindparam("k_now")),
     ),
 )
@@ -102,6 +108,17 @@ FENCED_UPDATE = update(apps_t).where(
     apps_t.c.state == State.IN_PROGRESS,
 )
 INSERT_EVENT = insert(events_t)
+# What discovery needs to know of the rows a listing names.
+KNOWN = select(
+    apps_t.c.application_id, apps_t.c.state, apps_t.c.unhired_at, apps_t.c.unhired_acked_at
+).where(apps_t.c.application_id.in_(bindparam("k_ids", expanding=True)))
+UNHIRE_CANDIDATES = select(apps_t.c.application_id).where(
+    apps_t.c.hibob_employee_id.is_not(None),
+    apps_t.c.unhired_at.is_(None),
+    apps_t.c.unhired_acked_at.is_(None),
+    apps_t.c.state != State.IN_PROGRESS,
+)
+UNHIRED_COUNT = select(func.count()).where(apps_t.c.unhired_at.is_not(None))
 
 
 def record_event(

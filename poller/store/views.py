@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, or_, select
 
-from poller.models import Record, State, utcnow
+from poller.models import UNHIRED, Record, State, utcnow
 from poller.store.ledger import Ledger
 from poller.store.schema import processed_applications as apps_t
 from poller.store.statements import store_errors
@@ -69,7 +69,9 @@ def search(
     if page < 1 or size < 1:
         raise ValueError("page and size start at 1")
     conditions: list[ColumnElement[bool]] = []
-    if state:
+    if state == UNHIRED:
+        conditions.append(apps_t.c.unhired_at.is_not(None))
+    elif state:
         conditions.append(apps_t.c.state == state)
     query = (query or "").strip()[:MAX_QUERY_LENGTH]
     if query:

@@ -26,6 +26,7 @@ from werkzeug.wrappers import Request, Response
 
 from poller.errors import StoreError
 from poller.hosts import is_loopback_host
+from poller.models import UNHIRED
 from poller.redact import redact
 from poller.report import TABLE_COLUMNS, history_rows, row_fields, row_notes, status_data
 from poller.store.views import MAX_QUERY_LENGTH, hires_per_day, search
@@ -197,7 +198,7 @@ class StatusApp:
             page=page,
             rows=[dict(row_fields(r)) for r in page.rows],
             columns=TABLE_COLUMNS,
-            states=list(self.ledger.counts()),
+            states=[*self.ledger.counts(), UNHIRED],
             state=state or "",
             query=query,
             prev_link=link(number - 1) if number > 1 else None,

@@ -73,7 +73,7 @@ class Poller:
         for _ in range(max_cycles):
             results.append(self.run())
             counts = self.ledger.counts()
-            if counts["pending"] == 0 and counts["in_progress"] == 0:
+            if counts["pending"] == counts["in_progress"] == 0:  # settling rows wait their time
                 break
         return results
 

@@ -16,6 +16,7 @@ from poller.models import HireSummary
 from poller.sandbox import Sandbox
 from poller.sandbox.records import Attachment, Document
 from tests.e2e.harness import Poller, make_poller
+from tests.support.ledger import discover
 
 
 @pytest.fixture
@@ -175,7 +176,7 @@ def test_an_application_that_is_404_fails_and_the_batch_goes_on(
     sandbox: Sandbox, poller: Poller
 ) -> None:
     now = datetime.now(UTC)
-    poller.ledger.record_discovered([HireSummary("404404404", now)], baseline_before=None, now=now)
+    discover(poller.ledger, [HireSummary("404404404", now)], baseline_before=None, now=now)
     poller.settle()
     row = poller.ledger.get("404404404")
     assert row is not None and row.state == "failed"

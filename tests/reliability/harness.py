@@ -234,7 +234,7 @@ def ledger_at(db_url: str) -> Iterator[Ledger]:
         ledger.dispose()
 
 
-def wait_until_due(ledger: Ledger, limit: float = 15.0) -> None:
+def wait_until_due(ledger: Ledger, limit: float = 15.0, *, settling: bool = True) -> None:
     """Wait out the leases of killed workers and the retry times of rescheduled rows.
 
     Computed from the rows themselves, not guessed; bounded by `limit`.
@@ -243,7 +243,7 @@ def wait_until_due(ledger: Ledger, limit: float = 15.0) -> None:
     times = [
         r.lease_expires_at if r.state == "in_progress" else r.next_attempt_at
         for r in ledger.rows(limit=0)
-        if r.state in ("pending", "in_progress")
+        if r.state in ("pending", "in_progress") or (settling and r.state == "settling")
     ]
     due = [_aware(t) for t in times if t is not None]
     if due:
@@ -265,7 +265,7 @@ def settle(cli: PollerCli, ledger: Ledger, max_runs: int = 12) -> list[Run]:
         runs.append(run)
         assert run.returncode == 0, run.describe()
         counts = ledger.counts()
-        if counts["pending"] == 0 and counts["in_progress"] == 0:
+        if counts["pending"] == counts["in_progress"] == counts["settling"] == 0:
             return runs
         wait_until_due(ledger)
     raise AssertionError(f"not settled after {max_runs} runs: {ledger.counts()}")

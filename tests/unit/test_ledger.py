@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, text
 
 from poller.errors import LeaseLost, StoreError
 from poller.models import HireSummary
 from poller.store.ledger import Ledger
+from tests.support.ledger import discover
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 
@@ -72,14 +73,13 @@ def test_discovery_insert_is_idempotent_and_baselines_old_hires(ledger: Ledger) 
         HireSummary("1", NOW - timedelta(days=1)),
         HireSummary("2", NOW - timedelta(days=400)),
     ]
-    assert ledger.record_discovered(hires, baseline_before=NOW - timedelta(days=30), now=NOW) == {
+    nothing = {"pending": 0, "baseline": 0, "settling": 0, "returned": 0, "unflagged": 0}
+    assert discover(ledger, hires, baseline_before=NOW - timedelta(days=30), now=NOW) == {
+        **nothing,
         "pending": 1,
         "baseline": 1,
     }
-    assert ledger.record_discovered(hires, baseline_before=None, now=NOW) == {
-        "pending": 0,
-        "baseline": 0,
-    }
+    assert discover(ledger, hires, baseline_before=None, now=NOW) == nothing
     assert ledger.counts()["baseline"] == 1
     assert ledger.promote_baseline(["2"], now=NOW) == 1
     assert ledger.get("2").state == "pending"  # type: ignore[union-attr]
@@ -87,7 +87,7 @@ def test_discovery_insert_is_idempotent_and_baselines_old_hires(ledger: Ledger) 
 
 
 def test_claim_is_exclusive_and_checkpoints_are_fenced(ledger: Ledger) -> None:
-    ledger.record_discovered([HireSummary("1", NOW)], baseline_before=None, now=NOW)
+    discover(ledger, [HireSummary("1", NOW)], baseline_before=None, now=NOW)
     rec = ledger.claim_next("a", lease_seconds=60, now=NOW)
     assert rec is not None and rec.attempts == 1 and rec.claimed_by == "a"
     assert ledger.claim_next("b", lease_seconds=60, now=NOW) is None
@@ -108,9 +108,7 @@ def test_a_claim_returns_the_claimed_row(
 ) -> None:
     # SQLite before 3.35 has no UPDATE ... RETURNING: the row is read back instead.
     monkeypatch.setattr(ledger.engine.dialect, "update_returning", returning)
-    ledger.record_discovered(
-        [HireSummary("1", NOW), HireSummary("2", NOW)], baseline_before=None, now=NOW
-    )
+    discover(ledger, [HireSummary("1", NOW), HireSummary("2", NOW)], baseline_before=None, now=NOW)
     first = ledger.claim_next("a", lease_seconds=60, now=NOW, exclude=["1"])
     assert first is not None and first.application_id == "2"
     assert (first.state, first.claimed_by, first.attempts) == ("in_progress", "a", 1)
@@ -121,7 +119,7 @@ def test_a_claim_returns_the_claimed_row(
 
 
 def test_deferred_lines_share_one_commit(ledger: Ledger) -> None:
-    ledger.record_discovered([HireSummary("1", NOW)], baseline_before=None, now=NOW)
+    discover(ledger, [HireSummary("1", NOW)], baseline_before=None, now=NOW)
     ledger.claim_next("a", lease_seconds=60, now=NOW)
     ledger.checkpoint(
         "1",
@@ -141,7 +139,7 @@ def test_deferred_lines_share_one_commit(ledger: Ledger) -> None:
 
 
 def test_pending_rows_wait_for_next_attempt_at(ledger: Ledger) -> None:
-    ledger.record_discovered([HireSummary("1", NOW)], baseline_before=None, now=NOW)
+    discover(ledger, [HireSummary("1", NOW)], baseline_before=None, now=NOW)
     rec = ledger.claim_next("a", lease_seconds=60, now=NOW)
     assert rec is not None
     ledger.checkpoint(
@@ -172,8 +170,12 @@ def test_migrations_build_exactly_the_schema_module(db_url: str) -> None:
     assert diff == []
 
 
-def test_upgrading_a_0001_database_keeps_its_rows_and_claims_them(db_url: str) -> None:
-    """A deployment made before migration 0002 upgrades in place on its next start."""
+@pytest.mark.parametrize("start", ["0001", "0002", "0003"])
+def test_an_older_database_upgrades_in_place_keeps_its_rows_and_claims_them(
+    db_url: str, start: str
+) -> None:
+    """A deployment made before a migration upgrades in place on its next start: its rows,
+    written by that older release, are kept and claimed."""
     from alembic import command
     from alembic.config import Config
 
@@ -184,23 +186,38 @@ def test_upgrading_a_0001_database_keeps_its_rows_and_claims_them(db_url: str) -
     cfg.set_main_option("script_location", str(Path(migrations.__file__).parent))
     with led.engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0001")
+        command.upgrade(cfg, start)
+        # What the older release wrote: the columns every revision has.
+        conn.execute(
+            text(
+                "INSERT INTO processed_applications (application_id, state, attempts, "
+                "hibob_employee_id, created_at, updated_at) "
+                "VALUES ('old', 'pending', 0, NULL, :t, :t), ('kept', 'done', 1, '42', :t, :t)"
+            ),
+            {"t": NOW.replace(tzinfo=None)},
+        )
     assert not led.schema_current()
-    led.record_discovered([HireSummary("old", NOW)], baseline_before=None, now=NOW)
     led.migrate_if_needed()
     assert led.schema_current()
     indexes = {ix["name"] for ix in inspect(led.engine).get_indexes("processed_applications")}
-    assert "ix_processed_applications_due" in indexes
+    assert {"ix_processed_applications_due", "ix_processed_applications_unhired"} <= indexes
     assert "ix_processed_applications_state_next" not in indexes
+    kept = led.get("kept")
+    assert kept is not None and (kept.state, kept.hibob_employee_id) == ("done", "42")
+    assert (kept.unhired_at, kept.hired_at) == (None, None)
     rec = led.claim_next("a", lease_seconds=60, now=NOW)
     assert rec is not None and rec.application_id == "old"
+    # The new states are allowed by the upgraded CHECK constraint.
+    assert led.flag_unhired("kept", "Rejected", now=NOW)
+    discover(led, [HireSummary("new", NOW, hired_at=NOW)], now=NOW, settle=timedelta(minutes=10))
+    assert led.get("new").state == "settling"  # type: ignore[union-attr]
     led.dispose()
 
 
 def test_claims_take_expired_leases_then_due_rows_oldest_first(ledger: Ledger) -> None:
     hires = [HireSummary(str(i), NOW) for i in range(4)]
     for i, hire in enumerate(hires):  # created one minute apart, "0" oldest
-        ledger.record_discovered([hire], baseline_before=None, now=NOW + timedelta(minutes=i))
+        discover(ledger, [hire], baseline_before=None, now=NOW + timedelta(minutes=i))
     first = ledger.claim_next("a", lease_seconds=60, now=NOW)
     assert first is not None and first.application_id == "0"
     ledger.checkpoint(  # "0" comes back due in 5 minutes
@@ -245,7 +262,7 @@ def test_a_claim_reads_the_due_index_in_order_instead_of_sorting(sqlite_url: str
 
 def test_concurrent_claims_never_hand_out_a_row_twice(ledger: Ledger) -> None:
     ids = [str(i) for i in range(40)]
-    ledger.record_discovered([HireSummary(i, NOW) for i in ids], baseline_before=None, now=NOW)
+    discover(ledger, [HireSummary(i, NOW) for i in ids], baseline_before=None, now=NOW)
     got: list[str] = []
     lock = threading.Lock()
 
@@ -263,7 +280,7 @@ def test_concurrent_claims_never_hand_out_a_row_twice(ledger: Ledger) -> None:
 
 
 def test_retry_resolve_purge_and_release(ledger: Ledger) -> None:
-    ledger.record_discovered([HireSummary("1", NOW)], baseline_before=None, now=NOW)
+    discover(ledger, [HireSummary("1", NOW)], baseline_before=None, now=NOW)
     ledger.claim_next("a", lease_seconds=60, now=NOW)
     ledger.checkpoint(
         "1",
@@ -294,7 +311,7 @@ def test_retry_resolve_purge_and_release(ledger: Ledger) -> None:
     assert rec is not None and rec.email is None and rec.candidate_name is None
     assert [e.outcome for e in ledger.events("1")] == ["purged"]
 
-    ledger.record_discovered([HireSummary("2", NOW)], baseline_before=None, now=NOW)
+    discover(ledger, [HireSummary("2", NOW)], baseline_before=None, now=NOW)
     ledger.claim_next("a", lease_seconds=60, now=NOW)
     ledger.release("2", "a", now=NOW, note="shutdown")
     rec = ledger.get("2")
@@ -350,12 +367,10 @@ def test_a_locked_sqlite_file_is_a_store_error_not_a_traceback(tmp_path: Path) -
     blocker.execute("BEGIN IMMEDIATE")
     try:
         with pytest.raises(StoreError, match="during record_discovered: database is locked"):
-            led.record_discovered([HireSummary("1", NOW)], baseline_before=None, now=NOW)
+            discover(led, [HireSummary("1", NOW)], baseline_before=None, now=NOW)
     finally:
         blocker.rollback()
         blocker.close()
-    assert led.record_discovered([HireSummary("1", NOW)], baseline_before=None, now=NOW) == {
-        "pending": 1,
-        "baseline": 0,
-    }
+    counts = discover(led, [HireSummary("1", NOW)], baseline_before=None, now=NOW)
+    assert counts["pending"] == 1 and sum(counts.values()) == 1
     led.dispose()
