@@ -12,7 +12,7 @@ from poller.config import load_settings
 from poller.cycle import Cycle
 from poller.logs import configure_logging
 from poller.loop.wiring import build_ledger, build_services
-from poller.models import EmployeeLink
+from poller.models import EmployeeLink, State
 from poller.report import render_rows
 from poller.sandbox import Sandbox
 
@@ -33,6 +33,8 @@ url = "sqlite:///{db}"
 
 [discovery]
 backfill_since = "1970-01-01T00:00:00Z"
+settle_minutes = 10                   # a mis-click dragged back within 10 minutes creates nobody
+full_reconcile_hours = 0.1            # a full listing (which finds un-hires) every 6 minutes
 
 [mapping]
 site_map = {{ "London, United Kingdom" = "London", "New York, United States" = "New York" }}
@@ -72,9 +74,23 @@ def run_demo(*, hires: int, seed: int) -> int:
         click.echo(f"HiBob simulator:    {sb.hibob_url}")
         click.echo(f"Ledger:             {Path(tmp) / 'demo.db'} (temporary)\n")
 
+        # The poller keeps the simulators' time, which the demo moves forward: the settle
+        # window passes without waiting.
+        svc.clock = sb.clock.now
+        misclick = sb.pinpoint.add_hire("Mia", "Clicksworth", "mia.clicksworth@example.com")
         cycle = Cycle(svc)
         first = cycle.run()
         writes_before = sb.audit().write_requests()
+        # Minutes later: the recruiter drags the mis-click back, and one processed hire's
+        # offer is withdrawn. The next cycle, past the window, is also a full listing.
+        sb.pinpoint.move_application(misclick, "Interview")
+        unhired = next(
+            r.application_id
+            for r in ledger.rows(limit=0)
+            if r.state == State.DONE and r.employee_link == EmployeeLink.CREATED
+        )
+        sb.pinpoint.move_application(unhired, "Rejected")
+        sb.clock.advance(11 * 60)
         second = cycle.run()
         audit = sb.audit()
         rerun_writes = audit.write_requests() - writes_before
@@ -95,6 +111,19 @@ def run_demo(*, hires: int, seed: int) -> int:
             f"(confidential jobs included): {created} employees created in HiBob, {linked} "
             f"linked to an existing employee, {docs} CVs attached, {comments} comments posted; "
             f"{counts['failed']} failed with a reason (see `poller show ID`)."
+        )
+        withdrawn = ledger.get(misclick)
+        click.echo(
+            f"A mis-click: application {misclick} was dragged to Hired and back within the "
+            f"10-minute settle window. It is {withdrawn.state if withdrawn else '?'}: nobody "
+            "was created in HiBob and no comment was posted."
+        )
+        flagged = ledger.get(unhired)
+        click.echo(
+            f"An un-hire: application {unhired} was moved to "
+            f"{flagged.unhired_stage if flagged else '?'} after its employee was created. The "
+            "full listing flagged it (`poller list --state unhired`); the HiBob employee is left "
+            f"for HR to decide, and `poller ack {unhired}` clears the flag."
         )
         click.echo(
             f"The second cycle made {rerun_writes} write requests: every hire is recorded in "

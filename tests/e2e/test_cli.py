@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -196,3 +197,16 @@ def test_long_running_loop_stops_cleanly_on_sigterm(tmp_path: Path, sandbox: San
     assert "cycle.summary" in out
     rows = json.loads(poller("list", "--format", "json", config=cfg).stdout)
     assert rows and not [r for r in rows if r["state"] == "in_progress"]
+
+
+def test_demo_tells_the_whole_story_with_no_credentials() -> None:
+    """`poller demo`: both simulators, a batch, a mis-click inside the settle window and an
+    un-hire after processing, and a second cycle that writes nothing."""
+    out = poller("demo", timeout=120)
+    assert out.returncode == 0, out.stderr
+    text = " ".join(out.stdout.split())
+    assert re.search(r"Found \d+ hires in Pinpoint \(confidential jobs included\)", text)
+    assert "within the 10-minute settle window. It is withdrawn: nobody was created" in text
+    assert re.search(r"An un-hire: application \d+ was moved to Rejected after", text)
+    assert "The second cycle made 0 write requests" in text
+    assert "Traceback" not in out.stderr
