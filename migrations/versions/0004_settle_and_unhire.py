@@ -40,9 +40,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("unhired_acked_at", UTCDateTime()))
         batch.drop_constraint("ck_processed_applications_state", type_="check")
         batch.create_check_constraint("ck_processed_applications_state", f"state IN {NEW_STATES}")
-    op.create_index(
-        "ix_processed_applications_unhired", "processed_applications", ["unhired_at"]
-    )
+    op.create_index("ix_processed_applications_unhired", "processed_applications", ["unhired_at"])
 
 
 def downgrade() -> None:
