@@ -292,6 +292,8 @@ class HibobSim(HibobState):
                         "lifecycle": e.lifecycle,
                         "site": lookup(e.fields, "work.site"),
                         "department": lookup(e.fields, "work.department"),
+                        # Simulation clock; None for staff who existed before the simulation.
+                        "created_at": e.created_at.isoformat() if e.created_at else None,
                     }
                     for e in employees
                 ],
