@@ -22,6 +22,8 @@ from poller.redact import redact
 log = structlog.get_logger("poller.sync")
 
 MAX_ERROR_CHARS = 2000
+# Checkpoint outcomes that record an intent, committed just before the outside call.
+INTENTS = frozenset({"create_started", "started"})
 
 
 @dataclass
@@ -82,9 +84,10 @@ class Row:
         )
         for line_step, line_outcome, _ in (*earlier, (step, outcome, message)):
             crashpoint(f"checkpoint:{line_step}:{line_outcome}")
-            log.info(
-                "application.step", application_id=self.id, step=line_step, outcome=line_outcome
-            )
+            # An intent ("about to create", "about to post") is followed at once by the
+            # request's own INFO line, and kept in the row's history: DEBUG is enough.
+            emit = log.debug if line_outcome in INTENTS else log.info
+            emit("application.step", application_id=self.id, step=line_step, outcome=line_outcome)
 
     def end(self, state: State, outcome: str, message: str | None, **values: Any) -> None:
         """Leave the row in `state`, unclaimed. The same commit as the step's checkpoint."""

@@ -12,7 +12,8 @@ bench/README.md ("CPU per hire"). The work left out:
 - the request line's URL: without a proxy it is the path, as requests would send it, minus
   requests' two proxy lookups;
 - the response: built as requests builds it, minus the cookie jar extraction. The poller
-  sends no cookies and keeps none (no session state between calls).
+  sends no cookies and keeps none (no session state between calls);
+- the response's headers: parsed without the email package (``poller.upstream.headers``).
 
 ``prepare`` builds the request as ``PreparedRequest.prepare_*`` would, with two steps done
 once per client instead of per request: the fixed headers are validated once, and a URL made
@@ -36,6 +37,10 @@ from requests.adapters import HTTPAdapter
 from requests.exceptions import InvalidHeader, InvalidURL, RequestException
 from requests.structures import CaseInsensitiveDict
 from requests.utils import check_header_validity, get_encoding_from_headers
+
+from poller.upstream.headers import install as install_header_parser
+
+install_header_parser()
 
 if TYPE_CHECKING:  # the stubs' names for requests' two dicts
     from requests.adapters import _HostParams, _PoolKwargs
