@@ -120,7 +120,7 @@ class Cycle:
                     abort.append(exc)
                     return
                 with lock:
-                    outcomes[outcome] = outcomes.get(outcome, 0) + 1
+                    outcomes[str(outcome)] = outcomes.get(str(outcome), 0) + 1  # plain text keys
                     if outcome in (Outcome.DONE, Outcome.FAILED, Outcome.WITHDRAWN):
                         seen.discard(rec.application_id)
 

@@ -127,7 +127,7 @@ def entry(
     if baseline_before is not None and hire.updated_at < baseline_before:
         return Entry(State.BASELINE, None, hired_at)
     due = hired_at + settle
-    if due > now:
+    if settle and due > now:  # no window: at once, even if Pinpoint's clock runs ahead of ours
         return Entry(State.SETTLING, due, hired_at)
     return Entry(State.PENDING, None, hired_at)
 

@@ -4,7 +4,9 @@
 
 The table is filled like `poller demo` fills it: the simulators, seeded hires, real cycles. To
 give the chart a month's shape, each cycle runs with the poller's clock set to a past day (the
-simulators keep real time), and a few new hires arrive before each.
+simulators keep real time), and a few new hires arrive before each. Then, with a settle window,
+a mis-click is dragged back before it is due (withdrawn) and a processed hire is rejected
+(its un-hire flag goes up).
 """
 
 from __future__ import annotations
@@ -39,8 +41,22 @@ def fill(home: Path, sb: Sandbox) -> Path:
             when = today - timedelta(days=days_ago, minutes=rng.randrange(300))
             poller.svc.clock = lambda when=when: when  # type: ignore[misc]
             poller.run()
+        rejected = next(r.application_id for r in poller.ledger.rows(state="done"))
     finally:
         poller.close()
+    (home / "today").mkdir()
+    extra = {"discovery": {"settle_minutes": 10, "full_reconcile_hours": 0.1}}
+    today = make_poller(home / "today", sb, f"sqlite:///{home}/demo.db", extra)
+    today.svc.clock = sb.clock.now
+    try:
+        misclick = sb.pinpoint.add_hire("Mia", "Clicksworth", "mia.clicksworth@example.com")
+        today.run()  # the mis-click is settling
+        sb.pinpoint.move_application(misclick, "Interview")
+        sb.pinpoint.move_application(rejected, "Rejected")
+        sb.clock.advance(11 * 60)
+        today.run()  # past the window: withdrawn; a full listing: the rejected hire flagged
+    finally:
+        today.close()
     return home / "config.toml"
 
 

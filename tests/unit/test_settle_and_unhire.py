@@ -28,6 +28,7 @@ def ledger(db_url: str) -> Iterator[Ledger]:
     ("hired_at", "settle", "state", "due"),
     [
         (None, timedelta(0), State.PENDING, None),  # no window: at once
+        (NOW + timedelta(minutes=2), timedelta(0), State.PENDING, None),  # even if ahead of us
         (NOW - timedelta(minutes=3), timedelta(0), State.PENDING, None),
         (NOW - timedelta(minutes=3), TEN, State.SETTLING, NOW + timedelta(minutes=7)),
         (NOW - timedelta(minutes=10), TEN, State.PENDING, None),  # exactly due
