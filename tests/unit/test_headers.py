@@ -61,6 +61,7 @@ _NAME = st.text(
 _VALUE = st.text(alphabet=st.characters(min_codepoint=0x09, max_codepoint=0xFF), max_size=20)
 
 
+@settings(max_examples=500)
 @given(
     st.lists(st.tuples(_NAME, st.sampled_from([":", ": ", ":\t", "", " :"]), _VALUE), max_size=6)
 )
