@@ -1,10 +1,12 @@
 """Structured logging: one line per event, JSON off a terminal, every value redacted.
 
-Both structlog loggers and stdlib loggers (alembic, apscheduler, urllib3, ...) end in one
-``logging`` handler whose ``ProcessorFormatter`` renders JSON or console text. Every event is
-given a timestamp and level, its exception as text, and is then redacted (see
-``poller.redact``) on every string value, nested ones and tracebacks included: structlog's in
-their own chain, before any handler sees them; other libraries' in the formatter.
+The poller's own events (structlog) are rendered in structlog's chain and written straight
+to the stream, one ``write`` per line under the handler's lock: no ``logging.LogRecord``
+and no formatter on the way, which was most of a line's cost (bench/README.md). Other
+libraries' records (alembic, apscheduler, urllib3, ...) go through one ``logging`` handler
+on the same stream, whose ``ProcessorFormatter`` gives them the same fields and rendering.
+Every event gets a timestamp and level, its exception as text, and is then redacted (see
+``poller.redact``) on every string value, nested ones and tracebacks included.
 
 Context for the current unit of work travels in contextvars::
 
@@ -33,15 +35,38 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 FORMATS = ("json", "text", "auto")
 # Libraries that are chatty at INFO; their warnings and errors still come through.
 NOISY_LOGGERS = ("alembic", "apscheduler", "urllib3", "requests", "sqlalchemy")
-_PRIMITIVES = (str, int, float, bool, type(None))
+_SCALARS = frozenset({int, float, bool, type(None)})
+# Values this module adds itself, which can hold nothing to mask.
+_OWN_KEYS = frozenset({"timestamp", "level", "logger"})
 # structlog's processor chain, one list for the life of the process (see configure_logging).
 _PROCESSORS: list[Processor] = []
+# A structlog method's level: what the level check compares.
+_METHOD_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "msg": logging.INFO,
+    "warning": logging.WARNING,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "err": logging.ERROR,
+    "exception": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "fatal": logging.CRITICAL,
+}
+
+
+class _Output:
+    """The current level and handler: set by configure_logging, read by every line, so
+    loggers cached before a reconfigure follow it."""
+
+    level = logging.INFO
+    handler: logging.StreamHandler[IO[str]] | None = None
 
 
 def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
         return redact(value)
-    if isinstance(value, _PRIMITIVES):
+    if type(value) in _SCALARS:
         return value
     if isinstance(value, Mapping):
         return {k: _redact_value(v) for k, v in value.items()}
@@ -55,7 +80,48 @@ def _redact_value(value: Any) -> Any:
 
 def redact_event(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     """structlog processor: mask secrets in every value, recursively."""
-    return {key: _redact_value(value) for key, value in event_dict.items()}
+    return {
+        key: value
+        if key in _OWN_KEYS or type(value) in _SCALARS
+        else redact(value)
+        if type(value) is str
+        else _redact_value(value)
+        for key, value in event_dict.items()
+    }
+
+
+def _level_filter(_logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+    """Drop events below the configured level (first in the chain, so they cost little)."""
+    if _METHOD_LEVELS.get(method, logging.INFO) < _Output.level:
+        raise structlog.DropEvent
+    return event_dict
+
+
+class _LineLogger:
+    """structlog's logger for the poller's own events: writes the rendered line to the
+    handler's stream, under the handler's lock, so lines from either path never interleave."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str = "root") -> None:
+        self.name = name  # for add_logger_name
+
+    def msg(self, line: str) -> None:
+        handler = _Output.handler
+        if handler is None:
+            return
+        handler.acquire()
+        try:
+            handler.stream.write(line + handler.terminator)
+            handler.stream.flush()
+        finally:
+            handler.release()
+
+    debug = info = warning = warn = error = err = exception = critical = fatal = log = msg
+
+
+def _line_logger(*args: Any) -> _LineLogger:
+    return _LineLogger(args[0]) if args and isinstance(args[0], str) else _LineLogger()
 
 
 def _shared_processors() -> list[Processor]:
@@ -83,7 +149,7 @@ def configure_logging(level: str, fmt: str, *, stream: IO[str] | None = None) ->
     """Send all logging to ``stream`` (default stderr, so stdout stays for command output).
 
     ``fmt`` is "json", "text", or "auto" (text on a TTY, JSON otherwise). Safe to call again:
-    the previous handler is replaced.
+    the previous handler is replaced, and loggers already in use follow the new settings.
     """
     level_name = level.upper()
     if level_name not in LEVELS:
@@ -103,8 +169,7 @@ def configure_logging(level: str, fmt: str, *, stream: IO[str] | None = None) ->
         )
 
     formatter = structlog.stdlib.ProcessorFormatter(
-        # Records from other libraries get the same fields, traceback text and redaction
-        # here; structlog's own events went through them in the chain below, once.
+        # Other libraries' records get the same fields, traceback text and redaction here.
         foreign_pre_chain=[
             *_shared_processors(),
             structlog.processors.format_exc_info,
@@ -130,27 +195,25 @@ def configure_logging(level: str, fmt: str, *, stream: IO[str] | None = None) ->
     root.setLevel(numeric)
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
+    _Output.level, _Output.handler = numeric, handler
 
     # Changed in place: loggers cache the list on first use, and keep seeing it after this
-    # runs again (structlog's testing.capture_logs keeps the instance for the same reason).
+    # runs again (structlog's testing.capture_logs changes the same instance).
     _PROCESSORS[:] = [
-        structlog.stdlib.filter_by_level,
+        _level_filter,
         *_shared_processors(),
-        structlog.stdlib.PositionalArgumentsFormatter(),
-        structlog.processors.StackInfoRenderer(),
-        # Redacted here too, so any other handler on the root logger (pytest's caplog,
-        # an error tracker) never sees the raw event either.
         structlog.processors.format_exc_info,
         redact_event,
-        structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        renderer,
     ]
     structlog.reset_defaults()
     structlog.configure(
         processors=_PROCESSORS,
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        # Cached: otherwise every call, even one below the level, builds a new bound logger
-        # and looks its stdlib logger up again. A later configure_logging still applies:
-        # the level, handler and format live in stdlib logging, the chain in _PROCESSORS.
+        logger_factory=_line_logger,
+        # Every method is live here; _level_filter reads the level of the day.
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+        # Cached: otherwise every call, even one below the level, builds a new bound logger.
+        # A later configure_logging still applies: level and handler live in _Output, the
+        # chain in _PROCESSORS.
         cache_logger_on_first_use=True,
     )
