@@ -153,7 +153,7 @@ class Ledger(OperatorActions):
                     elif row is not None and (row.unhired_at or row.unhired_acked_at):
                         counts["unflagged"] += _unflag(conn, h.id, now)
                 if rows:
-                    conn.execute(insert_ignore(conn, rows))
+                    conn.execute(insert_ignore(conn), rows)
         return counts
 
     @store_errors

@@ -184,10 +184,8 @@ def dialect_insert(conn: Connection) -> Any:
     return sqlite_insert
 
 
-def insert_ignore(conn: Connection, rows: list[dict[str, Any]]) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING in the dialect's own words."""
-    return (
-        dialect_insert(conn)(apps_t)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["application_id"])
-    )
+def insert_ignore(conn: Connection) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING in the dialect's own words, for an executemany: one
+    statement whatever the number of rows, so SQLAlchemy compiles it once per process (a
+    multi-row VALUES was compiled anew for every listing page)."""
+    return dialect_insert(conn)(apps_t).on_conflict_do_nothing(index_elements=["application_id"])
