@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -76,6 +77,30 @@ def test_json_lines_carry_timestamp_level_event_and_context() -> None:
     assert second["level"] == "warning"
     assert "application_id" not in second
     assert "step" not in second
+
+
+@pytest.mark.parametrize("method", ["debug", "info", "warning", "warn", "error", "exception"])
+def test_own_chain_adds_what_the_shared_processors_add(method: str) -> None:
+    """``_stamp`` is the shared chain plus format_exc_info in one call: the same keys, in the
+    same order, with the same values (the timestamps in the same form, moments apart)."""
+    logs.configure_logging("DEBUG", "json", stream=io.StringIO())
+    logger = logs._LineLogger("poller.sync")
+    structlog.contextvars.bind_contextvars(cycle_id="c-1", application_id="8863902")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        ours = logs._stamp(logger, method, {"event": "e", "n": 1, "exc_info": True})
+        theirs: Any = {"event": "e", "n": 1, "exc_info": True}
+        for processor in (*logs._shared_processors(), structlog.processors.format_exc_info):
+            theirs = processor(logger, method, theirs)
+    assert list(ours) == list(theirs)
+    stamps = [datetime.fromisoformat(d["timestamp"].replace("Z", "+00:00")) for d in (ours, theirs)]
+    assert abs(stamps[1] - stamps[0]) < timedelta(seconds=5)
+    assert ours["timestamp"].endswith("Z")
+    assert {**ours, "timestamp": None} == {**theirs, "timestamp": None}
+    assert "Traceback" in ours["exception"] and "exc_info" not in ours
+    plain = logs._stamp(logger, method, {"event": "e"})
+    assert "exception" not in plain and "exc_info" not in plain
 
 
 def test_auto_format_is_json_off_a_tty_and_text_on_one() -> None:
