@@ -190,3 +190,70 @@ def test_headers_are_checked_once_and_a_bad_value_is_not_shown() -> None:
     assert "SECRET" not in str(err.value)
     with pytest.raises(ValueError, match="Content-Type header"):
         validated_headers({"Content-Type": " leading space"})
+
+
+@pytest.fixture
+def head_server() -> Iterator[tuple[str, list[str]]]:
+    """Records the header block of each request it gets; answers 204."""
+    srv = socket.create_server(("127.0.0.1", 0))
+    heads: list[str] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = next(
+                    (
+                        int(ln.split(b":")[1])
+                        for ln in head.split(b"\r\n")
+                        if ln.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
+                while len(body) < length:
+                    body += conn.recv(65536)
+                heads.append(head.decode("latin-1"))
+                conn.sendall(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.getsockname()[1]}", heads
+    srv.close()
+
+
+def test_request_headers_on_the_wire_are_the_ones_requests_sends(
+    head_server: tuple[str, list[str]],
+) -> None:
+    """RequestHeaders' short-cut copy and iteration change nothing that is sent: the same
+    header lines, in the same order and case, as requests' own Session for the same call."""
+    base, heads = head_server
+    fixed = {"X-API-KEY": "k", "Accept": "application/vnd.api+json"}
+    client = HttpClient("pinpoint", base, headers=fixed, session=make_session())
+    client.request(
+        "POST", "/comments", endpoint="POST /comments", json={"a": 1}, headers={"X-Extra": "1"}
+    )
+    session = make_session()  # the same User-Agent and settings, requests' own adapter
+    for prefix in ("http://", "https://"):
+        session.mount(prefix, requests.adapters.HTTPAdapter())
+    session.post(base + "/comments", json={"a": 1}, headers={**fixed, "X-Extra": "1"})
+    ours, theirs = heads
+    assert ours.split("\r\n") == theirs.split("\r\n")
+    assert "X-API-KEY: k" in ours.split("\r\n")
+
+
+def test_request_headers_copy_apart_and_stay_case_insensitive() -> None:
+    headers = validated_headers({"X-API-KEY": "k", "Accept": "a"})
+    copied = headers.copy()
+    copied["accept"] = "b"
+    copied["X-New"] = "n"
+    assert dict(headers.items()) == {"X-API-KEY": "k", "Accept": "a"}
+    assert list(copied) == ["X-API-KEY", "accept", "X-New"]
+    assert copied["ACCEPT"] == "b" and "x-new" in copied and len(copied) == 3
+    reference = requests.structures.CaseInsensitiveDict({"X-API-KEY": "k", "Accept": "a"})
+    assert list(headers.items()) == list(reference.items()) and headers == reference
