@@ -99,20 +99,27 @@ _merge_contextvars = structlog.contextvars.merge_contextvars
 _format_exc_info = structlog.processors.format_exc_info
 
 
-def _stamp(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
-    """The poller's own events: the level check first, so a line below the level costs
-    little, then what ``_shared_processors`` adds, in one call instead of five (a line's
-    calls: bench/README.md). tests/unit/test_logs.py compares the two."""
-    if _METHOD_LEVELS.get(method, logging.INFO) < _Output.level:
-        raise structlog.DropEvent
+def _annotate(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+    """What every line gets, on either path: its context, logger name, level, timestamp and
+    exception as text. One call for structlog's merge_contextvars, add_logger_name,
+    add_log_level, TimeStamper(fmt="iso", utc=True) and format_exc_info (five a line before:
+    bench/README.md); tests/unit/test_logs.py compares the two."""
     event_dict = _merge_contextvars(logger, method, event_dict)
-    event_dict["logger"] = logger.name
+    record = event_dict.get("_record")  # another library's LogRecord, from ProcessorFormatter
+    event_dict["logger"] = logger.name if record is None else record.name
     event_dict["level"] = _LEVEL_NAMES.get(method, method)
-    # TimeStamper(fmt="iso", utc=True)'s text.
     event_dict["timestamp"] = _now(tz=_UTC).isoformat().replace("+00:00", "Z")
     if "exc_info" in event_dict:
         return _format_exc_info(logger, method, event_dict)
     return event_dict
+
+
+def _stamp(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+    """The poller's own events: the level check first, so a line below the level costs
+    little. (Not for other libraries' records: logging has filtered those already.)"""
+    if _METHOD_LEVELS.get(method, logging.INFO) < _Output.level:
+        raise structlog.DropEvent
+    return _annotate(logger, method, event_dict)
 
 
 class _LineLogger:
@@ -140,15 +147,6 @@ class _LineLogger:
 
 def _line_logger(*args: Any) -> _LineLogger:
     return _LineLogger(args[0]) if args and isinstance(args[0], str) else _LineLogger()
-
-
-def _shared_processors() -> list[Processor]:
-    return [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_logger_name,
-        structlog.stdlib.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
-    ]
 
 
 def _is_tty(stream: IO[str]) -> bool:
@@ -188,11 +186,7 @@ def configure_logging(level: str, fmt: str, *, stream: IO[str] | None = None) ->
 
     formatter = structlog.stdlib.ProcessorFormatter(
         # Other libraries' records get the same fields, traceback text and redaction here.
-        foreign_pre_chain=[
-            *_shared_processors(),
-            structlog.processors.format_exc_info,
-            redact_event,
-        ],
+        foreign_pre_chain=[_annotate, redact_event],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
     handler = _PollerHandler(out)
