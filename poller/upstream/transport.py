@@ -95,7 +95,8 @@ class PollerAdapter(HTTPAdapter):
         parts = urlsplit(request.url or "")
         host, pool = _pool_key(parts.scheme.lower(), parts.hostname, parts.port, verify, cert)
         # Copies: urllib3 may keep and change what it is given.
-        return dict(host), dict(pool)  # type: ignore[return-value]  # (no cast: a call each)
+        # Not typing.cast: at run time it is a function call, two a request.
+        return dict(host), dict(pool)  # type: ignore[return-value]
 
     def request_url(self, request: PreparedRequest, proxies: Mapping[str, str] | None) -> str:
         if proxies:
