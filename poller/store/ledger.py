@@ -17,6 +17,7 @@ from sqlalchemy import Connection, func, inspect, select, text, update
 from poller.db_url import normalise_url
 from poller.errors import LeaseLost
 from poller.models import ACTIVE_STATES, UNHIRED, Entry, Event, HireSummary, Record, State, utcnow
+from poller.store.dbapi import DirectStatements, result_processors, row_dict
 from poller.store.engine import make_engine
 from poller.store.operator import OperatorActions
 from poller.store.schema import HEAD_REVISION
@@ -25,15 +26,16 @@ from poller.store.schema import poller_state as state_t
 from poller.store.schema import processed_applications as apps_t
 from poller.store.statements import (
     ATTEMPTS,
-    CANDIDATES,
     CLAIM,
     CLAIM_RETURNING,
+    EVENT_COLUMNS,
     FENCED_UPDATE,
     INSERT_EVENT,
     KNOWN,
     ROW,
     UNHIRE_CANDIDATES,
     UNHIRED_COUNT,
+    candidates,
     chunks,
     dialect_insert,
     event_row,
@@ -52,6 +54,9 @@ class Ledger(OperatorActions):
         """``read_only``: every write fails in the database itself (see make_engine)."""
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, pool_size=pool_size, read_only=read_only)
+        self._direct = DirectStatements(self.engine)
+        self._insert_event = self._direct.get(INSERT_EVENT, EVENT_COLUMNS)
+        self._columns = result_processors(self.engine, apps_t)
 
     # -- schema --------------------------------------------------------------------------
     @store_errors
@@ -222,28 +227,34 @@ class Ledger(OperatorActions):
         self, worker: str, *, lease_seconds: float, now: datetime, exclude: Iterable[str] = ()
     ) -> Record | None:
         """Take one due row under a lease, by a conditional UPDATE (safe across processes)."""
-        skip = list(exclude)
-        claim = CLAIM_RETURNING if self.engine.dialect.update_returning else CLAIM
+        skip = list(dict.fromkeys(exclude))
+        returning = self.engine.dialect.update_returning
+        claim = self._direct.get(CLAIM_RETURNING if returning else CLAIM, ())
+        read_back = self._direct.get(ROW, ())
+        params = {
+            "k_now": now,
+            "k_worker": worker,
+            "k_lease": now + timedelta(seconds=lease_seconds),
+        }
         for _ in range(20):  # another worker may win each candidate; try the next ones
-            with self._tx() as conn:
-                candidates = list(conn.execute(CANDIDATES, {"k_now": now, "k_skip": skip}))
-                if not candidates:
+            listing = self._direct.get(candidates(len(skip)), ())
+            with self._direct.transaction() as cursor:
+                skipped = {f"k_skip_{i}": app_id for i, app_id in enumerate(skip)}
+                cursor.execute(listing.sql, listing.params({**params, **skipped}))
+                found = [app_id for (app_id,) in cursor.fetchall()]
+                if not found:
                     return None
-                for (app_id,) in candidates:
-                    params = {
-                        "k_app": app_id,
-                        "k_now": now,
-                        "k_worker": worker,
-                        "k_lease": now + timedelta(seconds=lease_seconds),
-                    }
-                    result = conn.execute(claim, params)
-                    if claim is CLAIM_RETURNING:
-                        row = result.first()
-                    else:  # SQLite before 3.35: read the row back
-                        won = result.rowcount == 1
-                        row = conn.execute(ROW, {"k_app": app_id}).one() if won else None
+                for app_id in found:
+                    cursor.execute(claim.sql, claim.params({**params, "k_app": app_id}))
+                    if returning:
+                        row = cursor.fetchone()
+                    elif cursor.rowcount == 1:  # SQLite before 3.35: read the row back
+                        cursor.execute(read_back.sql, read_back.params({"k_app": app_id}))
+                        row = cursor.fetchone()
+                    else:
+                        row = None
                     if row is not None:
-                        return Record(**row._asdict())
+                        return Record(**row_dict(cursor, row, self._columns))
                     skip.append(app_id)
         return None
 
@@ -272,25 +283,35 @@ class Ledger(OperatorActions):
         values["updated_at"] = now
         if lease_seconds is not None:
             values["lease_expires_at"] = now + timedelta(seconds=lease_seconds)
-        with self._tx() as conn:
-            n = conn.execute(FENCED_UPDATE, {"k_app": app_id, "k_worker": worker, **values})
-            if n.rowcount != 1:
+        update_stmt = self._direct.get(FENCED_UPDATE, tuple(values))
+        with self._direct.transaction() as cursor:
+            cursor.execute(
+                update_stmt.sql, update_stmt.params({"k_app": app_id, "k_worker": worker, **values})
+            )
+            if cursor.rowcount != 1:
                 raise LeaseLost(f"application {app_id}: the lease was taken over")
             if attempt is None:
-                attempt = conn.execute(ATTEMPTS, {"k_app": app_id}).scalar_one()
+                attempt_stmt = self._direct.get(ATTEMPTS, ())
+                cursor.execute(attempt_stmt.sql, attempt_stmt.params({"k_app": app_id}))
+                attempt = cursor.fetchone()[0]
             lines = [
-                event_row(
-                    app_id,
-                    now,
-                    step=line_step,
-                    outcome=line_outcome,
-                    message=line_message,
-                    attempt=attempt,
-                    worker=worker,
+                self._insert_event.params(
+                    event_row(
+                        app_id,
+                        now,
+                        step=line_step,
+                        outcome=line_outcome,
+                        message=line_message,
+                        attempt=attempt,
+                        worker=worker,
+                    )
                 )
                 for line_step, line_outcome, line_message in (*history, (step, outcome, message))
             ]
-            conn.execute(INSERT_EVENT, lines if len(lines) > 1 else lines[0])
+            if len(lines) > 1:
+                cursor.executemany(self._insert_event.sql, lines)
+            else:
+                cursor.execute(self._insert_event.sql, lines[0])
 
     # -- reading ---------------------------------------------------------------------------
     @store_errors

@@ -12,7 +12,18 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from poller.errors import StoreError
@@ -81,12 +92,20 @@ DUE = and_(
         and_(apps_t.c.state == State.IN_PROGRESS, apps_t.c.lease_expires_at < bindparam("k_now")),
     ),
 )
-CANDIDATES = (
-    select(apps_t.c.application_id)
-    .where(DUE, apps_t.c.application_id.not_in(bindparam("k_skip", expanding=True)))
-    .order_by(apps_t.c.state, apps_t.c.next_attempt_at, apps_t.c.created_at)
-    .limit(8)
-)
+
+
+@functools.lru_cache(maxsize=64)
+def candidates(skipped: int) -> Select[tuple[str]]:
+    """Up to 8 due rows, leaving out ``skipped`` ids (bound as k_skip_0, k_skip_1, …): one
+    statement per count, each compiled once (an expanding IN is re-rendered per call)."""
+    stmt = select(apps_t.c.application_id).where(DUE)
+    if skipped:
+        key = apps_t.c.application_id
+        skip = [bindparam(f"k_skip_{i}", type_=key.type) for i in range(skipped)]
+        stmt = stmt.where(apps_t.c.application_id.not_in(skip))
+    return stmt.order_by(apps_t.c.state, apps_t.c.next_attempt_at, apps_t.c.created_at).limit(8)
+
+
 CLAIM = (
     update(apps_t)
     .where(apps_t.c.application_id == bindparam("k_app"), DUE)
@@ -108,6 +127,7 @@ FENCED_UPDATE = update(apps_t).where(
     apps_t.c.state == State.IN_PROGRESS,
 )
 INSERT_EVENT = insert(events_t)
+EVENT_COLUMNS = ("application_id", "at", "attempt", "step", "outcome", "message", "worker")
 # What discovery needs to know of the rows a listing names.
 KNOWN = select(
     apps_t.c.application_id, apps_t.c.state, apps_t.c.unhired_at, apps_t.c.unhired_acked_at

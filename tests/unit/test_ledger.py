@@ -246,11 +246,11 @@ def test_claims_take_expired_leases_then_due_rows_oldest_first(ledger: Ledger) -
 def test_a_claim_reads_the_due_index_in_order_instead_of_sorting(sqlite_url: str) -> None:
     """The claim's cost must not grow with the backlog: SQLite walks the due index to the
     LIMIT. A temporary B-tree here would mean reading and sorting every due row."""
-    from poller.store.statements import CANDIDATES as _CANDIDATES
+    from poller.store.statements import candidates
 
     led = Ledger(sqlite_url)
     led.migrate()
-    stmt = _CANDIDATES.params(k_now=NOW, k_skip=["x"])
+    stmt = candidates(1).params(k_now=NOW, k_skip_0="x")
     sql = str(stmt.compile(led.engine, compile_kwargs={"literal_binds": True}))
     with led.engine.connect() as conn:
         plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
