@@ -91,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hires", type=int, default=300)
     p.add_argument("--top", type=int, default=0, help="also list the N biggest sources")
     p.add_argument("--log-level", default="WARNING", help="logging.level (default WARNING)")
+    p.add_argument(
+        "--by", choices=("file", "function"), default="file", help="what --top groups by"
+    )
     args = p.parse_args(args_in)
     from bench.run import compile_package
 
@@ -107,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.top:
         by_file: collections.Counter[str] = collections.Counter()
         for key, n in per_hire.items():
-            by_file[_short(key.rsplit(":", 2)[0])] += n
+            path, line, name = key.rsplit(":", 2)
+            by_file[_short(path) if args.by == "file" else f"{_short(path)}:{line} {name}"] += n
         for path, n in by_file.most_common(args.top):
             print(f"{n / args.hires:8.1f}  {path}")
     return 0
