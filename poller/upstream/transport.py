@@ -6,7 +6,8 @@ bench/README.md ("CPU per hire"). The work left out:
 
 - the connection pool's key: requests parses the URL and stats the CA path (``isdir``) on
   every request. Here it is worked out once per origin and TLS setting;
-- the connection: without a proxy, requests still parses the URL again to look for one;
+- the connection: without a proxy, requests still parses the URL again to look for one,
+  and urllib3 merges the pool settings and builds the pool's key again;
 - the certificate settings: for HTTPS requests stats the CA path twice per request (exists,
   isdir). Here its own check runs once per setting and its outcome is replayed;
 - the request line's URL: without a proxy it is the path, as requests would send it, minus
@@ -59,6 +60,7 @@ class PollerAdapter(HTTPAdapter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._tls_settings: dict[tuple[bool, Any, Any], tuple[tuple[str, Any], ...]] = {}
+        self._pool_keys: dict[Any, tuple[Any, dict[str, Any]]] = {}
 
     def get_connection_with_tls_context(
         self,
@@ -69,13 +71,37 @@ class PollerAdapter(HTTPAdapter):
     ) -> Any:
         if proxies:
             return super().get_connection_with_tls_context(request, verify, proxies, cert)
+        parts = urlsplit(request.url or "")
         try:
-            host, pool = self.build_connection_pool_key_attributes(
-                request, True if verify is None else verify, cert
+            key = _pool_key(
+                parts.scheme.lower(),
+                parts.hostname,
+                parts.port,
+                True if verify is None else verify,
+                cert,
             )
         except ValueError as exc:  # as requests does
             raise InvalidURL(exc, request=request) from None
-        return self.poolmanager.connection_from_host(**host, pool_kwargs=pool)
+        found = self._pool_keys.get(key)
+        if found is None:
+            found = self._pool_key_and_context(key)
+            self._pool_keys[key] = found
+        pool_key, context = found
+        # A copy: a new pool's constructor pops keys out of it.
+        return self.poolmanager.connection_from_pool_key(pool_key, request_context=dict(context))
+
+    def _pool_key_and_context(self, key: Any) -> tuple[Any, dict[str, Any]]:
+        """What ``PoolManager.connection_from_host`` works out on every call (merging the
+        pool settings, normalising the key), once per origin and TLS setting."""
+        host, pool = dict(key[0]), dict(key[1])
+        if not host["host"]:
+            raise InvalidURL("No host specified.")
+        context = {**self.poolmanager.connection_pool_kw, **pool}
+        context["scheme"] = host["scheme"] or "http"
+        context["port"] = host["port"] or (443 if context["scheme"] == "https" else 80)
+        context["host"] = host["host"]
+        make_key = self.poolmanager.key_fn_by_scheme[context["scheme"]]
+        return make_key(context), context
 
     def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
         key = (url[:5].lower() == "https", verify, cert)
