@@ -28,6 +28,13 @@ def same(block: bytes) -> None:
     for name in {n for n, _ in theirs.items()}:
         assert ours.get_all(name) == theirs.get_all(name)
     assert ours.get("content-length") == theirs.get("content-length")
+    for name in {n for n, _ in theirs.items()} | {"content-length", "absent"}:
+        for variant in (name, name.upper(), name.lower()):
+            assert ours.get(variant) == theirs.get(variant)
+            assert ours.get(variant, "none") == theirs.get(variant, "none")
+            assert ours[variant] == theirs[variant]
+    assert ours.values() == theirs.values()
+    assert isinstance(ours, http.client.HTTPMessage)
 
 
 @pytest.mark.parametrize(
