@@ -3,7 +3,6 @@ out as through SQLAlchemy, on both databases, and driver failures handled as SQL
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
@@ -28,14 +27,6 @@ VALUES = {
     "hibob_employee_id": "3332883884017713238",
     "mapping_notes": "work.title left out; 100% sure",
 }
-
-
-@pytest.fixture
-def ledger(db_url: str) -> Iterator[Ledger]:
-    led = Ledger(db_url)
-    led.migrate()
-    yield led
-    led.dispose()
 
 
 def test_a_claimed_row_reads_as_sqlalchemy_reads_it(ledger: Ledger) -> None:

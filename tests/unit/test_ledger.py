@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,14 +17,6 @@ from poller.store.ledger import Ledger
 from tests.support.ledger import discover
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def ledger(db_url: str) -> Iterator[Ledger]:
-    led = Ledger(db_url)
-    led.migrate()
-    yield led
-    led.dispose()
 
 
 def test_migration_from_empty_creates_the_contract_columns(db_url: str) -> None:

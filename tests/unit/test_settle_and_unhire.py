@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,14 +13,6 @@ from tests.support.ledger import discover
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 TEN = timedelta(minutes=10)
-
-
-@pytest.fixture
-def ledger(db_url: str) -> Iterator[Ledger]:
-    led = Ledger(db_url)
-    led.migrate()
-    yield led
-    led.dispose()
 
 
 @pytest.mark.parametrize(
