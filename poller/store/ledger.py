@@ -2,7 +2,9 @@
 
 Every write is its own short transaction, committed before the caller makes its next outside
 call. Row writes by a worker are fenced on ``claimed_by``: a worker whose lease was taken over
-gets ``LeaseLost`` instead of overwriting the new owner's progress.
+gets ``LeaseLost`` instead of overwriting the new owner's progress. The claim and the
+checkpoint, a hire's five transactions, run on the pooled DBAPI connection
+(``poller.store.dbapi``); everything else goes through SQLAlchemy.
 """
 
 from __future__ import annotations
