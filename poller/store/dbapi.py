@@ -120,7 +120,10 @@ class DirectStatements:
         """A DBAPI cursor in a transaction begun the dialect's way (SQLite: BEGIN IMMEDIATE),
         committed on leaving, rolled back on any exception. Driver errors come out as
         SQLAlchemy's DBAPIError, as from a Connection."""
-        fairy = self.engine.raw_connection()
+        try:
+            fairy = self.engine.raw_connection()
+        except self._error as exc:  # the pool hands on the driver's own connect error
+            raise DBAPIError.instance(None, None, exc, self._error) from None
         dbapi_conn = fairy.dbapi_connection
         cursor = None
         try:

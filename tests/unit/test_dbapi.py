@@ -132,3 +132,18 @@ def test_a_connection_killed_between_checkpoints_fails_one_and_is_replaced(
         assert [e.outcome for e in led.events("1")].count("mapped") == 1
     finally:
         led.dispose()
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://postgres@127.0.0.1:9/none", "sqlite:////nonexistent-dir/x/ledger.db"]
+)
+def test_a_database_that_cannot_be_reached_is_a_store_error(url: str) -> None:
+    """The pool passes on the driver's own connect error: it must not escape as one."""
+    led = Ledger(url)
+    try:
+        with pytest.raises(StoreError, match="database error during checkpoint"):
+            led.checkpoint("1", "a", step="map", outcome="mapped", now=NOW)
+        with pytest.raises(StoreError, match="database error during claim_next"):
+            led.claim_next("a", lease_seconds=60, now=NOW)
+    finally:
+        led.dispose()
