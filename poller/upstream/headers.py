@@ -51,7 +51,8 @@ def parse_headers(
     for raw in lines:
         if raw in _END:
             break
-        line = raw.decode("iso-8859-1").rstrip("\r\n")
+        # Only the line's own ending goes: a CR before it ("a\r\r\n") is a lone CR.
+        line = raw.decode("iso-8859-1").removesuffix("\n").removesuffix("\r")
         name, colon, value = line.partition(":")
         # The email parser also breaks lines at a lone CR: leave those to it.
         if not colon or not _NAME.fullmatch(name) or name.startswith("From ") or "\r" in line:

@@ -53,6 +53,7 @@ def same(block: bytes) -> None:
         b"A: b\nC: d\n\n",  # bare LF
         b"A: b\rc\r\nD: e\r\n\r\n",  # a lone CR: the email parser breaks the line there
         b"A: b\r\r\n\r\n",
+        b"A:\r\r\nB: c\r\n\r\n",  # the lone CR then CRLF ends the headers: B is body
         b"A: b\x00c\x0bd\x85e\r\n\r\n",
         b"\r\n",  # no headers at all
         b"",  # the connection closed
