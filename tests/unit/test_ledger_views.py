@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -68,13 +67,11 @@ ROWS = [
 
 
 @pytest.fixture
-def ledger(db_url: str) -> Iterator[Ledger]:
-    led = Ledger(db_url)
-    led.migrate()
-    with led.engine.begin() as conn:
+def ledger(ledger: Ledger) -> Ledger:
+    """The unit tests' migrated ledger (conftest.py), holding ROWS."""
+    with ledger.engine.begin() as conn:
         conn.execute(insert(apps_t), ROWS)
-    yield led
-    led.dispose()
+    return ledger
 
 
 def ids(page: Any) -> list[str]:
