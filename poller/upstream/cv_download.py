@@ -99,7 +99,7 @@ def _follow(http: HttpClient, url: str, check: Callable[[str], None]) -> request
         check(current)
         host = clean(urlsplit(current).hostname or "", 80, ellipsis=True, printable=True)
         try:
-            resp = http.get_absolute(current, endpoint=ENDPOINT_CV, stream=True)
+            resp = http.get_absolute(current, endpoint=ENDPOINT_CV)
         except (PermanentError, AuthError) as exc:  # 401/403 of an expired link: no cycle stop
             raise CVRejected(
                 f"CV download from {host} failed: {exc.message} (HTTP {exc.status})"

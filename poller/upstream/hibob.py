@@ -10,12 +10,11 @@ from collections.abc import Callable, Sequence
 from typing import IO, Any
 from urllib.parse import quote
 
-import requests
 import structlog
 
 from poller.errors import EmailAlreadyExists, InvalidResponse, PermanentError, RetryableError
 from poller.models import Document
-from poller.upstream.http import HttpClient, StreamedBody
+from poller.upstream.http import Answer, HttpClient, StreamedBody
 from poller.upstream.http_errors import parse_json
 from poller.upstream.wire import (
     DocumentsAnswer,
@@ -172,7 +171,7 @@ class HibobClient:
         return parse_documents(parse_json(resp, API, ENDPOINT_DOCS_LIST))
 
     def _uploaded(
-        self, employee_id: str, name: str, endpoint: str, send: Callable[[], requests.Response]
+        self, employee_id: str, name: str, endpoint: str, send: Callable[[], Answer]
     ) -> str | None:
         """Send an upload; the new document's id, or None when HiBob took it but its id is
         unknown. The upload answer's body is not documented: a 2xx with no body or no id is

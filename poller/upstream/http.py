@@ -15,17 +15,18 @@ chained: the poller's errors are raised outside the `except` block, leaving no
 from __future__ import annotations
 
 import io
+import json as jsonlib
 import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import IO, Any, Protocol
+from dataclasses import dataclass, field
+from typing import IO, Any, Protocol, cast
 from urllib.parse import urlsplit
 
 import requests
 import structlog
-from urllib3.util import Timeout
+from requests.utils import check_header_validity
 
 from poller import metrics, redact
 from poller.errors import (
@@ -65,6 +66,18 @@ class StreamedBody(Protocol):
 
 # A fresh body for each attempt: a retry must send it whole again, from its first byte.
 BodyFactory = Callable[[], StreamedBody]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A successful answer, its body read in full (and bounded by the size cap)."""
+
+    status_code: int
+    headers: Mapping[str, str] = field(repr=False)
+    content: bytes = field(repr=False)
+
+    def json(self) -> Any:
+        return jsonlib.loads(self.content)
 
 
 @dataclass(frozen=True)
@@ -116,16 +129,9 @@ class HttpClient:
             if name.lower() in _CREDENTIAL_HEADERS:
                 # Masked wherever it shows up, e.g. echoed in an upstream error body.
                 redact.register_secret(value.split(" ", 1)[-1])
+        _check_headers(self._headers)
         self._session = session if session is not None else transport.make_session()
-        # Worked out once per client; requests would redo both on every request.
-        self._base = transport.prepared_base(self.base_url)
-        self._plain_headers = transport.validated_headers(self._session.headers)
-        self._client_headers = transport.validated_headers(
-            dict(self._session.headers) | self._headers
-        )
         self._timeout = (connect_timeout, read_timeout)
-        # Built once: requests would build one from the tuple on every request.
-        self._timeout_obj = Timeout(connect=connect_timeout, read=read_timeout)
         self._max_retries = max(0, max_retries)
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
@@ -152,16 +158,16 @@ class HttpClient:
         json: object | None = None,
         data: BodyFactory | None = None,
         headers: dict[str, str] | None = None,
-        stream: bool = False,
-    ) -> requests.Response:
-        """Call ``base_url + path``. Redirects are not followed: requests would carry
-        custom auth headers (X-API-KEY) to the new host, and the APIs don't redirect.
+    ) -> Answer:
+        """Call ``base_url + path``; the answer's body is read whole, up to the size cap.
+        Redirects are not followed: requests would carry custom auth headers (X-API-KEY) to
+        the new host, and the APIs don't redirect.
 
         ``data`` makes a streamed body (and its Content-Type); it is called once per
         attempt, so that a retry sends the whole body again."""
         if not path.startswith("/"):
             raise ValueError("path must start with '/'")
-        return self._send(
+        answer = self._send(
             method.upper(),
             self.base_url + path,
             log_path=_sans_query(path),
@@ -171,32 +177,27 @@ class HttpClient:
                 "params": params,
                 "json": json,
                 "data": data,
-                "headers": self._client_headers,
-                "extra_headers": headers or {},
-                "plain": (
-                    self._base + path
-                    if self._base is not None and transport.plain_path(path)
-                    else None
-                ),
+                "headers": {**self._headers, **(headers or {})},
             },
-            stream=stream,
-            pass_redirects=False,
+            stream=False,
         )
+        return cast(Answer, answer)  # stream=False: the body was read
 
-    def get_absolute(self, url: str, *, endpoint: str, stream: bool = True) -> requests.Response:
-        """GET a URL on any host without this client's (auth) headers. 3xx answers are
-        returned to the caller, who re-checks the Location before following it."""
+    def get_absolute(self, url: str, *, endpoint: str) -> requests.Response:
+        """GET a URL on any host without this client's (auth) headers, streamed: the caller
+        reads the body (``read_into``). 3xx answers are returned to the caller, who
+        re-checks the Location before following it."""
         parts = urlsplit(url)
-        return self._send(
+        answer = self._send(
             "GET",
             url,
             log_path=f"{parts.scheme}://{parts.hostname or ''}/…",
             endpoint=endpoint,
             idempotent=True,
-            options={"headers": self._plain_headers},  # none of this client's (auth) headers
-            stream=stream,
-            pass_redirects=True,
+            options={"headers": {}},  # none of this client's (auth) headers
+            stream=True,
         )
+        return cast(requests.Response, answer)  # stream=True: the caller reads it
 
     def read_limited(
         self, resp: requests.Response, *, endpoint: str, limit: int, truncate: bool = False
@@ -277,22 +278,15 @@ class HttpClient:
         pacer.correct(limit, remaining, reset)
 
     def _attempt(
-        self,
-        method: str,
-        url: str,
-        endpoint: str,
-        options: dict[str, Any],
-        *,
-        stream: bool,
-        pass_redirects: bool,
-    ) -> requests.Response | _Failure:
+        self, method: str, url: str, endpoint: str, options: dict[str, Any], *, stream: bool
+    ) -> Answer | requests.Response | _Failure:
         try:
             resp = self._transport(method, url, options)
         except requests.RequestException as exc:
             return _Failure(*self._translate(exc, endpoint))
         self._correct(endpoint, resp.headers)
         status = resp.status_code
-        if status < 300 or (pass_redirects and status < 400):
+        if status < 300 or (stream and status < 400):  # a streamed GET's 3xx is the caller's
             if stream:
                 return resp
             try:
@@ -307,8 +301,7 @@ class HttpClient:
                     status=status,
                 )
                 return _Failure(too_big, "final", status=status)
-            resp._content = body  # what .content/.json() read, now bounded
-            return resp
+            return Answer(status, resp.headers, body)
         try:
             body = (
                 self.read_limited(resp, endpoint=endpoint, limit=ERROR_BODY_LIMIT, truncate=True)
@@ -321,32 +314,23 @@ class HttpClient:
         return _Failure(err, "sent", status=status, wait=wait)
 
     def _transport(self, method: str, url: str, options: dict[str, Any]) -> requests.Response:
-        """One request, handed straight to the session's transport adapter. Redirects are
-        never followed. Session.request would add a cookie jar, hooks, redirect handling and
-        environment merging, none of them used here (their cost: bench/README.md)."""
+        """One request, always streamed (so that the body can be capped), never redirected."""
         make_body: BodyFactory | None = options.get("data")
         body = make_body() if make_body is not None else None
-        extra: Mapping[str, str] = options.get("extra_headers", {})
+        headers: dict[str, str] = options["headers"]
         if body is not None:
-            extra = {**extra, "Content-Type": body.content_type}
-        req = transport.prepare(
+            headers = {**headers, "Content-Type": body.content_type}
+        parts = urlsplit(url)
+        return self._session.request(
             method,
             url,
-            query=transport.encode_query(options.get("params")),
-            plain=options.get("plain"),
-            headers=options["headers"],
-            extra_headers=extra,
-            body=body,
+            params=options.get("params"),
             json=options.get("json"),
-        )
-        parts = urlsplit(url)
-        return self._session.get_adapter(url).send(
-            req,
+            data=body,
+            headers=headers,
+            timeout=self._timeout,
             stream=True,
-            # requests takes its TimeoutSauce (urllib3's Timeout) as is; the stubs omit it.
-            timeout=self._timeout_obj,  # type: ignore[arg-type]
-            verify=self._session.verify or True,  # a CA path, or the default: never off
-            cert=None,
+            allow_redirects=False,
             proxies=transport.proxies_for(parts.scheme, parts.netloc),
         )
 
@@ -360,17 +344,14 @@ class HttpClient:
         idempotent: bool | None,
         options: dict[str, Any],
         stream: bool,
-        pass_redirects: bool,
-    ) -> requests.Response:
+    ) -> Answer | requests.Response:
         idem = method in _IDEMPOTENT_METHODS if idempotent is None else idempotent
         attempt = 0
         while True:
             attempt += 1
             self._pace(endpoint)
             started = self._clock()
-            outcome = self._attempt(
-                method, url, endpoint, options, stream=stream, pass_redirects=pass_redirects
-            )
+            outcome = self._attempt(method, url, endpoint, options, stream=stream)
             status = outcome.status if isinstance(outcome, _Failure) else outcome.status_code
             metrics.upstream_requests_total.labels(
                 api=self.api, endpoint=endpoint, status=str(status) if status else "error"
@@ -410,3 +391,15 @@ class HttpClient:
         if isinstance(err, RateLimited) or delivery == "unsent":
             return True  # refused or never delivered: nothing was applied
         return isinstance(err, RetryableError) and delivery == "sent" and idempotent
+
+
+def _check_headers(headers: Mapping[str, str]) -> None:
+    """Each header as requests would check it (no CR/LF, no leading space), checked once. A
+    bad one is named, but its value, which may be a credential, is not shown."""
+    for name, value in headers.items():
+        try:
+            check_header_validity((name, value))
+        except requests.exceptions.InvalidHeader:
+            raise ValueError(
+                f"the {name} header holds a character HTTP doesn't allow (a line break?)"
+            ) from None

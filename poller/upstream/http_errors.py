@@ -15,7 +15,7 @@ import math
 import re
 import time
 from collections.abc import Mapping
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Protocol
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
@@ -209,6 +209,16 @@ def classify(
 Delivery = Literal["unsent", "sent", "final"]
 
 
+class _Body(Protocol):
+    """A read answer (``poller.upstream.http.Answer``)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+
 def _chain(exc: BaseException) -> list[BaseException]:
     seen: list[BaseException] = []
     todo: list[Any] = [exc]
@@ -281,7 +291,7 @@ def translate(
     return kind(message, api=api, endpoint=endpoint, status=None), delivery
 
 
-def parse_json(resp: requests.Response, api: str, endpoint: str) -> object:
+def parse_json(resp: _Body, api: str, endpoint: str) -> object:
     """The decoded JSON body; an empty or malformed body is InvalidResponse."""
     body = resp.content or b""
     if not body.strip():

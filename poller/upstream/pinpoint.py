@@ -15,13 +15,12 @@ from itertools import count
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
-import requests
 import structlog
 
 from poller import metrics
 from poller.errors import AuthError, InvalidResponse, PermanentError
 from poller.models import HIRED, Application, Comment, HiredStages, Job, Listing, RefusedFilter
-from poller.upstream.http import HttpClient
+from poller.upstream.http import Answer, HttpClient
 from poller.upstream.http_errors import parse_json
 from poller.upstream.pinpoint_parse import (
     API,
@@ -106,7 +105,7 @@ class PinpointClient:
     def headers(cls, api_key: str) -> dict[str, str]:
         return {"X-API-KEY": api_key, "Accept": JSONAPI}
 
-    def _call(self, method: str, path: str, *, endpoint: str, **kw: Any) -> requests.Response:
+    def _call(self, method: str, path: str, *, endpoint: str, **kw: Any) -> Answer:
         """One request; a 403 is re-raised naming the scope this endpoint needs."""
         try:
             return self._http.request(method, path, endpoint=endpoint, **kw)

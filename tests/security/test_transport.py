@@ -21,8 +21,9 @@ import pytest
 from poller.config import load_settings
 from poller.errors import RetryableError
 from poller.loop.wiring import build_http
+from poller.upstream.http import HttpClient
 from poller.upstream.transport import make_session
-from tests.security.helpers import answer, run_poller
+from tests.security.helpers import Handler, answer, run_poller, storage_host
 
 PACKAGE = Path(__file__).resolve().parents[2] / "poller"
 # Ways Python code turns certificate checks off.
@@ -194,3 +195,29 @@ def test_a_missing_ca_bundle_is_a_config_error(tmp_path: Path) -> None:
     cfg.write_text('[http]\nca_bundle = "/nonexistent/corp-ca.pem"\n')
     out = run_poller("check", config=cfg, logs=tmp_path)
     assert out.returncode == 2 and "http.ca_bundle" in out.stderr and "no such file" in out.stderr
+
+
+def test_no_cookie_is_kept_and_no_netrc_credential_is_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cookie one answer sets is never sent back (the APIs are stateless; a CV host's
+    cookie must not follow the poller), and ~/.netrc never adds an Authorization header."""
+    with storage_host(
+        {"/set": answer(200, b"{}", {"Set-Cookie": "session=abc; Path=/"}), "/again": ok()}
+    ) as host:
+        netrc = tmp_path / "netrc"
+        netrc.write_text("machine 127.0.0.1 login someone password netrc-secret\n")
+        netrc.chmod(0o600)
+        monkeypatch.setenv("NETRC", str(netrc))
+        client = HttpClient("pinpoint", host.origin, headers={}, session=make_session())
+        client.request("GET", "/set", endpoint="GET /set")
+        client.request("GET", "/again", endpoint="GET /again")
+        downloader = HttpClient("pinpoint", "", headers={}, session=make_session())
+        downloader.get_absolute(host.url("/again"), endpoint="GET cv").close()
+    assert len(host.seen_headers) == 3
+    for headers in host.seen_headers:
+        assert "cookie" not in headers and "authorization" not in headers
+
+
+def ok() -> Handler:
+    return answer(200, b"{}", {"Content-Type": "application/json"})

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import requests
 import responses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,7 +21,7 @@ from poller.errors import InvalidResponse, PollerError, UpstreamError
 from poller.models import Application, Attachment
 from poller.upstream import hibob, pinpoint
 from poller.upstream.hibob import HibobClient
-from poller.upstream.http import HttpClient
+from poller.upstream.http import Answer, HttpClient
 from poller.upstream.http_errors import classify, parse_json
 from poller.upstream.pinpoint import PinpointClient
 from poller.upstream.wire import (
@@ -291,11 +290,8 @@ def test_deeply_nested_bodies_are_invalid_not_a_crash() -> None:
         hibob.parse_named_list({"items": [item]})
 
 
-def response(status: int, body: bytes) -> requests.Response:
-    resp = requests.Response()
-    resp.status_code = status
-    resp._content = body
-    return resp
+def response(status: int, body: bytes) -> Answer:
+    return Answer(status, {}, body)
 
 
 raw_bodies = st.one_of(
