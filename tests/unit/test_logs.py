@@ -7,7 +7,6 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -79,55 +78,14 @@ def test_json_lines_carry_timestamp_level_event_and_context() -> None:
     assert "step" not in second
 
 
-# structlog's own processors for what logs._annotate adds in one call.
-STRUCTLOG_CHAIN = (
-    structlog.contextvars.merge_contextvars,
-    structlog.stdlib.add_logger_name,
-    structlog.stdlib.add_log_level,
-    structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
-    structlog.processors.format_exc_info,
-)
-
-
-@pytest.mark.parametrize("foreign", [False, True], ids=["own", "other-library"])
-@pytest.mark.parametrize("method", ["debug", "info", "warning", "warn", "error", "exception"])
-def test_annotate_adds_what_structlogs_processors_add(method: str, foreign: bool) -> None:
-    """``_annotate`` is structlog's chain in one call, for the poller's own events and for
-    other libraries' records (which carry their LogRecord): the same keys, in the same order,
-    with the same values (the timestamps in the same form, moments apart)."""
-    logs.configure_logging("DEBUG", "json", stream=io.StringIO())
-    logger: Any = None if foreign else logs._LineLogger("poller.sync")
-    record = logging.LogRecord("alembic.runtime", logging.INFO, "f.py", 1, "m", (), None)
-    structlog.contextvars.bind_contextvars(cycle_id="c-1", application_id="8863902")
-
-    def event() -> dict[str, Any]:
-        return {"event": "e", "n": 1, "exc_info": True, **({"_record": record} if foreign else {})}
-
-    try:
-        raise ValueError("boom")
-    except ValueError:
-        ours = logs._annotate(logger, method, event())
-        theirs: Any = event()
-        for processor in STRUCTLOG_CHAIN:
-            theirs = processor(logger, method, theirs)
-    assert list(ours) == list(theirs)
-    stamps = [datetime.fromisoformat(d["timestamp"].replace("Z", "+00:00")) for d in (ours, theirs)]
-    assert abs(stamps[1] - stamps[0]) < timedelta(seconds=5)
-    assert ours["timestamp"].endswith("Z")
-    assert {**ours, "timestamp": None} == {**theirs, "timestamp": None}
-    assert ours["logger"] == ("alembic.runtime" if foreign else "poller.sync")
-    assert "Traceback" in ours["exception"] and "exc_info" not in ours
-    plain = logs._annotate(logger, method, {k: v for k, v in event().items() if k != "exc_info"})
-    assert "exception" not in plain and "exc_info" not in plain
-
-
-def test_own_events_below_the_level_are_dropped_first() -> None:
-    logs.configure_logging("WARNING", "json", stream=io.StringIO())
-    logger = logs._LineLogger("poller.sync")
-    for method in ("debug", "info"):
-        with pytest.raises(structlog.DropEvent):
-            logs._stamp(logger, method, {"event": "e"})
-    assert logs._stamp(logger, "warning", {"event": "e"})["level"] == "warning"
+def test_own_events_below_the_level_are_dropped() -> None:
+    out = io.StringIO()
+    logs.configure_logging("WARNING", "json", stream=out)
+    log = structlog.stdlib.get_logger("poller.sync")
+    log.debug("d")
+    log.info("i")
+    log.warning("w")
+    assert [line["event"] for line in json_lines(out)] == ["w"]
 
 
 def test_auto_format_is_json_off_a_tty_and_text_on_one() -> None:
@@ -219,17 +177,30 @@ def test_secrets_never_reach_the_output(fmt: str) -> None:
         assert len(json_lines(out)) == 6
 
 
-def test_own_events_make_no_log_record(caplog: pytest.LogCaptureFixture) -> None:
-    """The poller's events are written by structlog itself: no other handler on the root
-    logger (pytest's caplog, an error tracker) receives them, raw or otherwise."""
+def test_own_events_reach_every_root_handler(caplog: pytest.LogCaptureFixture) -> None:
+    """The poller's events are logging records like any library's: a handler a deployer adds
+    to the root logger (a file, an error tracker) and pytest's caplog receive them, already
+    redacted."""
     redact.register_secret(SECRET)
     out = io.StringIO()
     logs.configure_logging("INFO", "json", stream=out)
+    extra = logging.StreamHandler(io.StringIO())
+    logging.getLogger().addHandler(extra)
     try:
-        raise RuntimeError(SECRET)
-    except RuntimeError:
-        structlog.stdlib.get_logger().exception("failed", key=SECRET)
-    assert caplog.records == []
+        try:
+            raise RuntimeError(SECRET)
+        except RuntimeError:
+            structlog.stdlib.get_logger("poller.sync").exception("failed", key=SECRET)
+    finally:
+        logging.getLogger().removeHandler(extra)
+    (record,) = [r for r in caplog.records if r.name == "poller.sync"]
+    assert record.levelno == logging.ERROR
+    assert isinstance(record.msg, dict) and record.msg["event"] == "failed"
+    assert record.msg["key"] == "***"
+    assert SECRET not in caplog.text
+    stream = extra.stream
+    assert isinstance(stream, io.StringIO) and "failed" in stream.getvalue()
+    assert SECRET not in stream.getvalue()
     (line,) = json_lines(out)
     assert line["event"] == "failed" and line["key"] == "***"
     assert SECRET not in out.getvalue()
