@@ -1,7 +1,8 @@
 """The ledger's SQLAlchemy engine: pooled connections, and per database what they need.
 
 SQLite: WAL, BEGIN IMMEDIATE, a busy timeout. PostgreSQL: connections recycled after 30
-minutes, and checked with a ping when they have sat idle in the pool (see ``_ping_if_idle``).
+minutes, and pinged on checkout (``pool_pre_ping``), so a server restart or failover between
+cycles costs a reconnect, not a failed statement.
 """
 
 from __future__ import annotations
@@ -10,21 +11,16 @@ import sqlite3
 import time
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 
 from poller.db_url import normalise_url
-
-# A pooled PostgreSQL connection idle for longer than this is pinged before use.
-PING_AFTER_IDLE_S = 5.0
 
 
 def make_engine(
     url: str,
     *,
     pool_size: int = 5,
-    ping_after_idle_s: float = PING_AFTER_IDLE_S,
     read_only: bool = False,
 ) -> Engine:
     """``read_only``: the database refuses writes on these connections (the status page's).
@@ -48,44 +44,14 @@ def make_engine(
         _sqlite_pragmas(engine, read_only=read_only)
         return engine
     read_only_session = {"options": "-c default_transaction_read_only=on"}
-    engine = create_engine(
+    return create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
+        pool_pre_ping=True,
         **({"connect_args": read_only_session} if read_only else {}),
     )
-    _ping_if_idle(engine, ping_after_idle_s)
-    return engine
-
-
-def _ping_if_idle(engine: Engine, after_s: float) -> None:
-    """``pool_pre_ping``, for connections that sat idle in the pool longer than ``after_s``.
-
-    pool_pre_ping pings on every checkout: five extra round trips per hire, in a burst where
-    each connection was used milliseconds before (its cost: bench/README.md). A server
-    restart or failover shows in the idle connections kept between cycles; these are still
-    checked, and replaced, before use. One that dies in the
-    middle of a burst fails its statement as it would without any ping: the hire is resumed
-    from its last checkpoint, and SQLAlchemy replaces the pool's connections after the first
-    disconnect it sees.
-    """
-
-    @event.listens_for(engine, "checkin")
-    def _checkin(_dbapi_conn: Any, record: Any) -> None:
-        record.info["poller_idle_since"] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
-        since = record.info.get("poller_idle_since")
-        if since is None or time.monotonic() - since <= after_s:
-            return  # new, or used moments ago
-        try:
-            alive = engine.dialect.do_ping(dbapi_conn)
-        except Exception as exc:  # the driver's own error type: anything means "gone"
-            raise DisconnectionError("idle connection failed its ping") from exc
-        if not alive:
-            raise DisconnectionError("idle connection failed its ping")
 
 
 def _sqlite_pragmas(engine: Engine, *, read_only: bool = False) -> None:
@@ -103,19 +69,13 @@ def _sqlite_pragmas(engine: Engine, *, read_only: bool = False) -> None:
             cur.execute("PRAGMA query_only=ON")
         cur.close()
 
-    # BEGIN IMMEDIATE through the dialect's own begin hook, not a "begin" event: any
-    # connection event listener sends every statement down SQLAlchemy's event-dispatch path
-    # (its cost: bench/README.md, measured with python -m bench.ledger_cost).
-    begin = _begin_deferred if read_only else _begin_immediate
-    engine.dialect.do_begin = begin  # type: ignore[method-assign, assignment]
+    # SQLAlchemy's recipe for pysqlite: the driver's own transaction handling is off (above),
+    # and each transaction begins here, taking the write lock up front unless read-only.
+    begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
 
-
-def _begin_immediate(dbapi_conn: Any) -> None:
-    dbapi_conn.execute("BEGIN IMMEDIATE")
-
-
-def _begin_deferred(dbapi_conn: Any) -> None:
-    dbapi_conn.execute("BEGIN")
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(begin)
 
 
 def _wal_mode(cur: Any) -> None:

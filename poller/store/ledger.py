@@ -2,9 +2,7 @@
 
 Every write is its own short transaction, committed before the caller makes its next outside
 call. Row writes by a worker are fenced on ``claimed_by``: a worker whose lease was taken over
-gets ``LeaseLost`` instead of overwriting the new owner's progress. The claim and the
-checkpoint, a hire's five transactions, run on the pooled DBAPI connection
-(``poller.store.dbapi``); everything else goes through SQLAlchemy.
+gets ``LeaseLost`` instead of overwriting the new owner's progress.
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ from sqlalchemy import Connection, func, inspect, select, text, update
 from poller.db_url import normalise_url
 from poller.errors import LeaseLost
 from poller.models import ACTIVE_STATES, UNHIRED, Entry, Event, HireSummary, Record, State, utcnow
-from poller.store.dbapi import DirectStatements, result_processors, row_dict
 from poller.store.engine import make_engine
 from poller.store.operator import OperatorActions
 from poller.store.schema import HEAD_REVISION
@@ -30,7 +27,6 @@ from poller.store.statements import (
     ATTEMPTS,
     CLAIM,
     CLAIM_RETURNING,
-    EVENT_COLUMNS,
     FENCED_UPDATE,
     INSERT_EVENT,
     KNOWN,
@@ -56,9 +52,6 @@ class Ledger(OperatorActions):
         """``read_only``: every write fails in the database itself (see make_engine)."""
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, pool_size=pool_size, read_only=read_only)
-        self._direct = DirectStatements(self.engine)
-        self._insert_event = self._direct.get(INSERT_EVENT, EVENT_COLUMNS)
-        self._columns = result_processors(self.engine, apps_t)
 
     # -- schema --------------------------------------------------------------------------
     @store_errors
@@ -231,32 +224,26 @@ class Ledger(OperatorActions):
         """Take one due row under a lease, by a conditional UPDATE (safe across processes)."""
         skip = list(dict.fromkeys(exclude))
         returning = self.engine.dialect.update_returning
-        claim = self._direct.get(CLAIM_RETURNING if returning else CLAIM, ())
-        read_back = self._direct.get(ROW, ())
         params = {
             "k_now": now,
             "k_worker": worker,
             "k_lease": now + timedelta(seconds=lease_seconds),
         }
         for _ in range(20):  # another worker may win each candidate; try the next ones
-            listing = self._direct.get(candidates(len(skip)), ())
-            with self._direct.transaction() as cursor:
-                skipped = {f"k_skip_{i}": app_id for i, app_id in enumerate(skip)}
-                cursor.execute(listing.sql, listing.params({**params, **skipped}))
-                found = [app_id for (app_id,) in cursor.fetchall()]
+            with self._tx() as conn:
+                found = list(conn.execute(candidates(skip), params).scalars())
                 if not found:
                     return None
                 for app_id in found:
-                    cursor.execute(claim.sql, claim.params({**params, "k_app": app_id}))
+                    claim = {**params, "k_app": app_id}
                     if returning:
-                        row = cursor.fetchone()
-                    elif cursor.rowcount == 1:  # SQLite before 3.35: read the row back
-                        cursor.execute(read_back.sql, read_back.params({"k_app": app_id}))
-                        row = cursor.fetchone()
+                        row = conn.execute(CLAIM_RETURNING, claim).mappings().first()
+                    elif conn.execute(CLAIM, claim).rowcount == 1:  # SQLite before 3.35
+                        row = conn.execute(ROW, claim).mappings().first()
                     else:
                         row = None
                     if row is not None:
-                        return Record(**row_dict(cursor, row, self._columns))
+                        return Record(**row)
                     skip.append(app_id)
         return None
 
@@ -285,19 +272,15 @@ class Ledger(OperatorActions):
         values["updated_at"] = now
         if lease_seconds is not None:
             values["lease_expires_at"] = now + timedelta(seconds=lease_seconds)
-        update_stmt = self._direct.get(FENCED_UPDATE, tuple(values))
-        with self._direct.transaction() as cursor:
-            cursor.execute(
-                update_stmt.sql, update_stmt.params({"k_app": app_id, "k_worker": worker, **values})
-            )
-            if cursor.rowcount != 1:
+        with self._tx() as conn:
+            fenced = {"k_app": app_id, "k_worker": worker}
+            if conn.execute(FENCED_UPDATE.values(**values), fenced).rowcount != 1:
                 raise LeaseLost(f"application {app_id}: the lease was taken over")
             if attempt is None:
-                attempt_stmt = self._direct.get(ATTEMPTS, ())
-                cursor.execute(attempt_stmt.sql, attempt_stmt.params({"k_app": app_id}))
-                attempt = cursor.fetchone()[0]
-            lines = [
-                self._insert_event.params(
+                attempt = conn.execute(ATTEMPTS, fenced).scalar_one()
+            conn.execute(
+                INSERT_EVENT,
+                [
                     event_row(
                         app_id,
                         now,
@@ -307,13 +290,12 @@ class Ledger(OperatorActions):
                         attempt=attempt,
                         worker=worker,
                     )
-                )
-                for line_step, line_outcome, line_message in (*history, (step, outcome, message))
-            ]
-            if len(lines) > 1:
-                cursor.executemany(self._insert_event.sql, lines)
-            else:
-                cursor.execute(self._insert_event.sql, lines[0])
+                    for line_step, line_outcome, line_message in (
+                        *history,
+                        (step, outcome, message),
+                    )
+                ],
+            )
 
     # -- reading ---------------------------------------------------------------------------
     @store_errors

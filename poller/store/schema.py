@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,25 +38,6 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError("the ledger stores only timezone-aware datetimes")
         aware: datetime = value.astimezone(UTC)
         return aware if dialect.name == "postgresql" else aware.replace(tzinfo=None)
-
-    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
-        """On SQLite, one function instead of this type's, its impl's and the dialect's: the
-        same text SQLAlchemy's SQLite DATETIME stores, for the ~30 datetimes a hire binds."""
-        if dialect.name != "sqlite":
-            return super().bind_processor(dialect)
-
-        def process(value: Any) -> str | None:
-            if value is None:
-                return None
-            if not isinstance(value, datetime) or value.tzinfo is None:
-                raise ValueError("the ledger stores only timezone-aware datetimes")
-            v = value.astimezone(UTC)
-            return (
-                f"{v.year:04d}-{v.month:02d}-{v.day:02d} "
-                f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
-            )
-
-        return process
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

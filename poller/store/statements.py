@@ -42,7 +42,7 @@ def mask_url(text: str) -> str:
 def store_errors(fn: Callable[P, T]) -> Callable[P, T]:
     """Translate SQLAlchemy failures into StoreError at this boundary (no password inside).
 
-    sqlite3.Error too: the BEGIN IMMEDIATE of a new transaction goes to the driver directly.
+    sqlite3.Error too: a new connection's pragmas go to the driver directly.
     """
 
     @functools.wraps(fn)
@@ -67,8 +67,6 @@ class StoreBase:
             yield conn
 
 
-# The hot path's statements, built once: SQLAlchemy caches their compiled form, and building
-# them anew per call (cache key and all) was most of the ledger's CPU (bench/README.md).
 # Expired leases first, then pending rows by when they are due and how old they are (rows
 # never rescheduled, with no next_attempt_at, sort where the database puts NULLs). The ORDER
 # BY is the due index's own order, and "state IN (...)" (SQLite reads the two equalities as
@@ -94,14 +92,10 @@ DUE = and_(
 )
 
 
-@functools.lru_cache(maxsize=64)
-def candidates(skipped: int) -> Select[tuple[str]]:
-    """Up to 8 due rows, leaving out ``skipped`` ids (bound as k_skip_0, k_skip_1, …): one
-    statement per count, each compiled once (an expanding IN is re-rendered per call)."""
+def candidates(skip: Sequence[str]) -> Select[str]:
+    """Up to 8 due rows, leaving out ``skip`` (rows this cycle already rescheduled)."""
     stmt = select(apps_t.c.application_id).where(DUE)
-    if skipped:
-        key = apps_t.c.application_id
-        skip = [bindparam(f"k_skip_{i}", type_=key.type) for i in range(skipped)]
+    if skip:
         stmt = stmt.where(apps_t.c.application_id.not_in(skip))
     return stmt.order_by(apps_t.c.state, apps_t.c.next_attempt_at, apps_t.c.created_at).limit(8)
 
@@ -127,7 +121,6 @@ FENCED_UPDATE = update(apps_t).where(
     apps_t.c.state == State.IN_PROGRESS,
 )
 INSERT_EVENT = insert(events_t)
-EVENT_COLUMNS = ("application_id", "at", "attempt", "step", "outcome", "message", "worker")
 # What discovery needs to know of the rows a listing names.
 KNOWN = select(
     apps_t.c.application_id, apps_t.c.state, apps_t.c.unhired_at, apps_t.c.unhired_acked_at
@@ -205,7 +198,5 @@ def dialect_insert(conn: Connection) -> Any:
 
 
 def insert_ignore(conn: Connection) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING in the dialect's own words, for an executemany: one
-    statement whatever the number of rows, so SQLAlchemy compiles it once per process (a
-    multi-row VALUES was compiled anew for every listing page)."""
+    """INSERT … ON CONFLICT DO NOTHING in the dialect's own words, for an executemany."""
     return dialect_insert(conn)(apps_t).on_conflict_do_nothing(index_elements=["application_id"])

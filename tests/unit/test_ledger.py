@@ -241,7 +241,7 @@ def test_a_claim_reads_the_due_index_in_order_instead_of_sorting(sqlite_url: str
 
     led = Ledger(sqlite_url)
     led.migrate()
-    stmt = candidates(1).params(k_now=NOW, k_skip_0="x")
+    stmt = candidates(["x"]).params(k_now=NOW)
     sql = str(stmt.compile(led.engine, compile_kwargs={"literal_binds": True}))
     with led.engine.connect() as conn:
         plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)]
