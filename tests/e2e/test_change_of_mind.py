@@ -22,7 +22,7 @@ from poller import metrics
 from poller.sandbox import Sandbox
 from tests.e2e.harness import Poller, make_poller
 from tests.e2e.test_cli import poller
-from tests.support.config import secrets_env
+from tests.support.config import merged, secrets_env
 
 SETTLE = {"discovery": {"settle_minutes": 10}}
 # Every cycle after the first is a full listing (the un-hire check runs on those).
@@ -186,3 +186,58 @@ def test_a_flagged_hire_back_in_a_hired_stage_is_simply_done_again(
         assert sandbox.audit().comments_per_application() == {app: 1}
     finally:
         p.close()
+
+
+def test_a_processed_hire_a_full_listing_misses_while_still_hired_is_not_flagged(
+    tmp_path: Path, sandbox: Sandbox, db_url: str
+) -> None:
+    """Missing from a full listing is not an un-hire: a listing can miss a hire for other
+    reasons (here the operator narrows discovery to stages named "Hired", and this hire's job
+    calls its hired stage "Offer Accepted"). The missed hire is fetched, found still hired,
+    and left unflagged; a hire that really moved to Rejected is flagged by the same run."""
+    missed = sandbox.pinpoint.add_hire(
+        "Nat", "Rowed", "nat.rowed@example.com", job="Account Executive"
+    )
+    rejected = sandbox.pinpoint.add_hire("Rae", "Jected", "rae.jected@example.com")
+    p = start(tmp_path, sandbox, db_url, {})
+    try:
+        p.settle()
+        assert {r.application_id: r.state for r in p.ledger.rows(limit=0)} == {
+            missed: "done",
+            rejected: "done",
+        }
+    finally:
+        p.close()
+
+    sandbox.pinpoint.move_application(rejected, "Rejected")
+    sandbox.clock.advance(5)
+    narrowed = tmp_path / "narrowed"
+    narrowed.mkdir()
+    q = start(
+        narrowed,
+        sandbox,
+        db_url,
+        merged(RECONCILE_ALWAYS, {"pinpoint": {"hired_stage_names": ["Hired"]}}),
+    )
+    try:
+        fetches = sandbox.audit().requests("pinpoint", "GET /applications/{id}")
+        result = q.run()  # a full listing, narrowed: neither hire is in it
+        assert result.ok and result.discovery is not None
+        assert result.discovery.reason == "periodic reconciliation"
+        assert result.discovery.listed == 0
+        # Both were fetched to be checked; only the one no longer hired is flagged.
+        assert sandbox.audit().requests("pinpoint", "GET /applications/{id}") == fetches + 2
+        still_hired = q.ledger.get(missed)
+        assert still_hired is not None
+        assert (still_hired.unhired_at, still_hired.unhired_stage) == (None, None), (
+            "a hire still in a hired stage got the un-hire flag"
+        )
+        assert result.discovery.unhired == 1
+        assert [r.application_id for r in q.ledger.rows(state="unhired")] == [rejected]
+        listed = poller(
+            "list", "--state", "unhired", "--format", "json", config=narrowed / "config.toml"
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert [r["application_id"] for r in json.loads(listed.stdout)] == [rejected]
+    finally:
+        q.close()

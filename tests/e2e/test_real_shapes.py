@@ -9,6 +9,7 @@ with the title handled as configured. The same holds with the simulators answeri
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -17,11 +18,14 @@ from typing import Any
 
 import pytest
 
+from poller.discovery import DiscoveryResult
 from poller.sandbox import Sandbox
 from poller.sandbox.data import NEW_YORK
 from tests.e2e.harness import Poller, make_poller
 
 TITLE = "Staff Wizard"  # not in the simulator's title list
+UPDATED = "filter[updated_at][gt]"
+BASIC_TYPE = "filter[stage_basic_type]"
 
 
 @dataclass
@@ -233,3 +237,49 @@ def test_a_refused_filter_is_named_worked_around_and_remembered(
     finally:
         again.close()
     assert world.sb.audit().statuses("pinpoint").get(400, 0) == 1
+
+
+def test_refusals_learned_in_different_runs_are_all_remembered(
+    tmp_path: Path, world: World, db_url: str
+) -> None:
+    """Each run is a new process (a CronJob pod) that knows only what poller_state says. One
+    run learns that the updated_at filter is refused, a later one that the basic-type filter
+    is: the run after both sends neither (one listing request, no new 400), rather than paying
+    again for the refusal learned first."""
+    sb = world.sb
+
+    def pod(name: str) -> tuple[DiscoveryResult, set[str], dict[str, str]]:
+        """One run of a fresh poller: what its discovery did, the refusals it leaves in
+        poller_state, and the state of each row."""
+        folder = tmp_path / name
+        folder.mkdir()
+        p = make_poller(folder, sb, db_url)
+        try:
+            result = p.run()
+            assert result.ok and result.discovery is not None, result
+            raw = p.ledger.get_state().get("pinpoint_refused_filters")
+            rows = {r.application_id: r.state for r in p.ledger.rows(limit=0)}
+            return result.discovery, set(json.loads(raw) if raw else {}), rows
+        finally:
+            p.close()
+
+    def refused_requests() -> int:
+        return sb.audit().statuses("pinpoint").get(400, 0)
+
+    first, remembered, _ = pod("first")  # the first cycle lists in full: no updated_at filter
+    assert (first.reason, remembered, refused_requests()) == ("first cycle", set(), 0)
+
+    sb.pinpoint.configure({"updated_at_filter": False})
+    second, remembered, _ = pod("second")  # incremental: refused, then listed again without it
+    assert (second.reason, second.requests, refused_requests()) == ("incremental", 2, 1)
+    assert remembered == {UPDATED}
+
+    sb.pinpoint.configure({"stage_basic_type_filter": False})
+    third, _, _ = pod("third")  # skips the refusal it knows; learns the basic-type one
+    assert (third.reason, third.requests, refused_requests()) == ("full listing", 2, 2)
+
+    late = sb.pinpoint.add_hire("Kai", "Lund", "kai.lund@example.com")
+    fourth, remembered, rows = pod("fourth")
+    assert (fourth.requests, refused_requests()) == (1, 2), "a refused filter was sent again"
+    assert remembered == {UPDATED, BASIC_TYPE}
+    assert rows[late] == "done"  # listed without either filter, by the stages /jobs names

@@ -16,7 +16,9 @@ import responses
 from structlog.testing import capture_logs
 
 from poller import metrics
+from poller.config import MappingSettings
 from poller.errors import AuthError, InvalidResponse, NotFound, PermanentError, RetryableError
+from poller.mapping import build_employee
 from poller.models import Stage
 from poller.upstream.http import HttpClient
 from poller.upstream.pinpoint import (
@@ -521,6 +523,34 @@ def test_without_an_accepted_offer_the_applications_start_on_is_kept() -> None:
     body["included"][4]["attributes"]["status"] = "pending"
     app = parse_application(body)
     assert (app.offer_start_on, app.start_on) == (None, date(2025, 4, 1))
+
+
+def test_with_several_accepted_offers_the_last_one_gives_the_start_date() -> None:
+    """An offer renegotiated and accepted again: the last accepted offer listed is the one
+    that holds, whatever an earlier accepted (or a later declined) one says."""
+    body = copy.deepcopy(APPLICATION)
+    offers = [
+        ("54", "2025-03-03", "accepted"),  # the first acceptance, superseded
+        ("55", "2025-03-17", "accepted"),  # the one that holds
+        ("56", "2025-02-24", "declined"),  # a later declined offer: stale, never used
+    ]
+    body["data"]["relationships"]["offers"] = {
+        "data": [{"type": "offers", "id": offer_id} for offer_id, _, _ in offers]
+    }
+    body["included"] = [i for i in body["included"] if i["type"] != "offers"] + [
+        {"type": "offers", "id": offer_id, "attributes": {"start_on": day, "status": status}}
+        for offer_id, day, status in offers
+    ]
+    body["data"]["attributes"]["start_on"] = "2025-04-01"  # the application's own: not used
+    app = parse_application(body)
+    assert app.offer_start_on == date(2025, 3, 17)
+    payload = build_employee(
+        app,
+        MappingSettings(site_map={"London, United Kingdom": "London"}),
+        today=date(2025, 2, 20),
+    )
+    assert payload.body["work"]["startDate"] == "2025-03-17"
+    assert (payload.start_date, payload.start_source) == (date(2025, 3, 17), "offer")
 
 
 def test_relationships_that_were_not_included_leave_the_fields_empty() -> None:

@@ -110,6 +110,21 @@ def test_refusals_are_remembered_for_a_day_then_tried_again() -> None:
     assert stored["filter[updated_at][gt]"]["reason"] == "Unknown filter"
 
 
+def test_a_new_refusal_keeps_the_ones_remembered_before() -> None:
+    earlier = with_refusals({}, (RefusedFilter("filter[updated_at][gt]", "Unknown filter"),), WM)
+    later = with_refusals(earlier, (RefusedFilter("filter[stage_basic_type]", "Nope"),), NOW)
+    assert later == {
+        "filter[updated_at][gt]": {"at": WM.isoformat(), "reason": "Unknown filter"},
+        "filter[stage_basic_type]": {"at": NOW.isoformat(), "reason": "Nope"},
+    }
+    assert set(remembered_refusals(json.dumps(later), NOW)) == set(later)
+    # Refused again: its time moves on; the other one is kept as it was.
+    again = with_refusals(later, (RefusedFilter("filter[updated_at][gt]", "Still no"),), NOW)
+    assert again["filter[updated_at][gt]"] == {"at": NOW.isoformat(), "reason": "Still no"}
+    assert again["filter[stage_basic_type]"] == later["filter[stage_basic_type]"]
+    assert earlier == {"filter[updated_at][gt]": {"at": WM.isoformat(), "reason": "Unknown filter"}}
+
+
 @pytest.mark.parametrize("raw", [None, "", "not json", "[1]", '{"x": {"at": "soon"}}', '{"x": 1}'])
 def test_unreadable_refusal_records_are_ignored(raw: str | None) -> None:
     assert remembered_refusals(raw, NOW) == {}

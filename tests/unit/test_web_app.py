@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import hmac
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -116,6 +117,44 @@ def test_a_token_with_non_ascii_guesses_is_just_401(ledger: Ledger) -> None:
     assert c.get("/", headers={"Authorization": f"Basic {good}"}).status_code == 200
     assert c.get("/", headers={"Authorization": f"Basic {bad}"}).status_code == 401
     assert c.get("/", headers={"Authorization": "Basic %%%"}).status_code == 401
+
+
+def test_every_token_check_is_a_constant_time_compare(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`==` on bytes stops at the first differing byte, so its timing tells how much of a guess
+    was right: the app must compare the password with hmac.compare_digest, on every request,
+    right or wrong."""
+    import base64
+
+    real = hmac.compare_digest
+    compared: list[tuple[object, object]] = []
+
+    def spy(a: Any, b: Any) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    # Through the app module's own name for hmac: what its token check calls.
+    monkeypatch.setattr("poller.web.app.hmac.compare_digest", spy)
+    c = client(ledger, token="s3cret-token")
+
+    def basic(password: str) -> dict[str, str]:
+        return {"Authorization": "Basic " + base64.b64encode(f"me:{password}".encode()).decode()}
+
+    for password, status in [
+        ("s3cret-token", 200),
+        ("s3cret-tokem", 401),  # all but the last byte right
+        ("x", 401),  # a different length
+        ("", 401),
+    ]:
+        compared.clear()
+        assert c.get("/", headers=basic(password)).status_code == status
+        assert compared == [(password.encode(), b"s3cret-token")], (
+            f"the token was not compared with hmac.compare_digest for {password!r}"
+        )
+    compared.clear()
+    assert c.get("/applications", headers=basic("s3cret-token")).status_code == 200
+    assert len(compared) == 1
 
 
 def test_the_web_package_never_imports_sqlalchemy_or_requests() -> None:
