@@ -1,7 +1,8 @@
 """A record of every request the simulators answered, and of the writes they applied.
 
-Domain counts (employees created, documents, comments) are counted when the write is applied,
-not from the status sent: a "lost response" fault answers 502 yet the write happened.
+Domain counts (employees created, documents, comments, and HiBob's changes to an existing
+employee: start date, name, email) are counted when the write is applied, not from the status
+sent: a "lost response" fault answers 502 yet the write happened.
 """
 
 from __future__ import annotations
@@ -28,6 +29,19 @@ class AuditEntry:
 
 # Counter key: (api, method, route, status)
 _Key = tuple[str, str, str, int]
+CHANGE_KINDS = ("start_date", "name", "email")
+
+
+@dataclass(frozen=True)
+class EmployeeChange:
+    """A change HiBob applied to an existing employee; an email change sends an invitation."""
+
+    kind: str  # one of CHANGE_KINDS
+    employee_id: str
+    old: dict[str, str | None]  # the changed fields only: {"startDate": ...}, {"firstName": ...}
+    new: dict[str, str | None]
+    reason: str | None  # the start date's free-text reason
+    time: str  # ISO-8601, simulation clock
 
 
 @dataclass(frozen=True)
@@ -39,6 +53,7 @@ class AuditSnapshot:
     employees_created: dict[str, int]
     documents: dict[str, int]
     comments: dict[str, int]
+    changes: tuple[EmployeeChange, ...] = ()
 
     def employees_created_per_email(self) -> dict[str, int]:
         """Successful creates per email, case-folded."""
@@ -49,6 +64,31 @@ class AuditSnapshot:
 
     def comments_per_application(self) -> dict[str, int]:
         return dict(self.comments)
+
+    def employee_changes(
+        self, kind: str | None = None, employee_id: str | None = None
+    ) -> list[EmployeeChange]:
+        """Changes applied to existing employees, oldest first, filtered by kind and employee."""
+        return [
+            c
+            for c in self.changes
+            if (kind is None or c.kind == kind)
+            and (employee_id is None or c.employee_id == employee_id)
+        ]
+
+    def changes_per_employee(self, kind: str) -> dict[str, int]:
+        """Applied changes of one kind ("start_date", "name" or "email") per employee id."""
+        return dict(Counter(c.employee_id for c in self.changes if c.kind == kind))
+
+    def start_date_writes_per_employee(self) -> dict[str, int]:
+        return self.changes_per_employee("start_date")
+
+    def name_writes_per_employee(self) -> dict[str, int]:
+        return self.changes_per_employee("name")
+
+    def invitations_per_employee(self) -> dict[str, int]:
+        """Email changes, each of which sends the employee an invitation."""
+        return self.changes_per_employee("email")
 
     def requests(
         self, api: str | None = None, endpoint: str | None = None, method: str | None = None
@@ -95,6 +135,10 @@ class AuditSnapshot:
             "employees_created_per_email": self.employees_created_per_email(),
             "documents_per_employee": self.documents_per_employee(),
             "comments_per_application": self.comments_per_application(),
+            "start_date_writes_per_employee": self.start_date_writes_per_employee(),
+            "name_writes_per_employee": self.name_writes_per_employee(),
+            "invitations_per_employee": self.invitations_per_employee(),
+            "employee_changes": [asdict(c) for c in self.changes],
             "write_requests": {"total": self.write_requests()}
             | {api: self.write_requests(api) for api in apis},
             "requests": {"total": self.requests()} | {api: self.requests(api) for api in apis},
@@ -115,6 +159,7 @@ class Audit:
         self._employees: Counter[str] = Counter()
         self._documents: Counter[str] = Counter()
         self._comments: Counter[str] = Counter()
+        self._changes: list[EmployeeChange] = []
 
     def record(self, entry: AuditEntry) -> None:
         with self._lock:
@@ -133,9 +178,16 @@ class Audit:
         with self._lock:
             self._comments[application_id] += 1
 
+    def employee_changed(self, change: EmployeeChange) -> None:
+        if change.kind not in CHANGE_KINDS:
+            raise ValueError(f"a change's kind is one of {', '.join(CHANGE_KINDS)}")
+        with self._lock:
+            self._changes.append(change)
+
     def reset(self) -> None:
         with self._lock:
             self._log.clear()
+            self._changes.clear()
             for counter in (self._counts, self._employees, self._documents, self._comments):
                 counter.clear()
 
@@ -147,4 +199,5 @@ class Audit:
                 dict(self._employees),
                 dict(self._documents),
                 dict(self._comments),
+                tuple(self._changes),
             )

@@ -13,8 +13,9 @@
 
 Each simulator adds its own routes:
 - Pinpoint (pinpoint_control.py): POST hires, move (now, or scheduled with "at" /
-  "after_seconds"), delete-application, offers, start-on; GET state.
-- HiBob (hibob.py): POST employees; GET state; GET docs/{doc_id} (a stored document's bytes).
+  "after_seconds"), delete-application, offers, start-on, candidate, job; GET state.
+- HiBob (hibob.py): POST employees; GET state (each employee's names, email, start date, and
+  its audited start-date, name and email writes); GET docs/{doc_id} (a stored document's bytes).
 
 Config keys: see the docstrings of pinpoint.py and hibob.py.
 """

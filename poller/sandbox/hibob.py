@@ -1,9 +1,15 @@
 """The HiBob simulator's HTTP side: exactly the endpoints of shared/api/hibob.md (base /v1).
 
 Settings (`configure()` and POST /_sandbox/config), default first:
-- lag_seconds: 0; search misses employees created less than this long ago.
-- rate_limits: {"POST /people/search": 50} per minute (the rest unlimited); answers of a limited
-  endpoint carry X-RateLimit-Limit/-Remaining/-Reset.
+- lag_seconds: 0; search misses employees created less than this long ago, and shows an
+  employee's fields as they were before an update (start date, name, email) until this long
+  after it.
+- rate_limits: {"POST /people/search": 50} per minute (the rest unlimited: the documents', and
+  the start date, PUT /people/{id} and email endpoints', whose limits are [unknown]); answers of
+  a limited endpoint carry X-RateLimit-Limit/-Remaining/-Reset.
+- start_date_after_start: "refuse" | "accept"; whether POST /employees/{id}/start-date takes an
+  employee whose start date is today or past (simulator clock, UTC). [unknown] upstream; a
+  refusal is 400 "employee.start-date.already-started".
 - documents_shape: "spec" ({documentName, downloadLink}) | "client" ({doc: {id, name, tags}}).
 - forbidden: False | True (every credential gets 403, except on the fields metadata).
 - title_list: the default titles (hibob_lists.DEFAULT_TITLES) | a list of names | None (no
@@ -25,7 +31,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from . import hibob_docs
+from . import hibob_docs, hibob_updates
 from .audit import Audit
 from .clock import SimClock
 from .control import bad_request, control_routes, json_object
@@ -33,7 +39,7 @@ from .faults import Faults
 from .hibob_docs import UPLOAD_ANSWERS
 from .hibob_errors import ERROR_SHAPES, HibobRejection, error_response
 from .hibob_lists import people_fields
-from .hibob_state import HibobState, lookup
+from .hibob_state import START_DATE_MODES, HibobState, lookup
 from .ratelimit import RateLimiter
 from .records import Employee
 from .routing import Request, Response, Route, json_response
@@ -45,6 +51,7 @@ CHOICES = {
     "named_list_keys": NAMED_LIST_KEYS,
     "error_shape": ERROR_SHAPES,
     "upload_answer": UPLOAD_ANSWERS,
+    "start_date_after_start": START_DATE_MODES,
 }
 SETTINGS = {
     "lag_seconds",
@@ -131,6 +138,7 @@ class HibobSim(HibobState):
             "named_list_keys": self.named_list_keys,
             "error_shape": self.error_shape,
             "upload_answer": self.upload_answer,
+            "start_date_after_start": self.start_date_after_start,
             "fetch_timeout_seconds": self.fetch_timeout_seconds,
             "allow_remote_fetch": self.allow_remote_fetch,
         }
@@ -183,6 +191,9 @@ class HibobSim(HibobState):
         table: list[tuple[str, str, Any]] = [
             ("POST", "/people", self._create),
             ("POST", "/people/search", self._search),
+            ("POST", "/employees/{id}/start-date", self._change_start_date),
+            ("PUT", "/people/{id}", self._update_person),
+            ("PUT", "/people/{id}/email", self._change_email),
             ("POST", "/docs/people/{id}/shared", self._upload_from_url),
             ("POST", "/docs/people/{id}/confidential", self._upload_from_url),
             ("POST", "/docs/people/{id}/shared/upload", self._upload_file),
@@ -238,6 +249,15 @@ class HibobSim(HibobState):
             row["/" + path.replace(".", "/")] = {"value": value}
         return row
 
+    def _change_start_date(self, request: Request) -> Response:
+        return hibob_updates.change_start_date(self, request)
+
+    def _update_person(self, request: Request) -> Response:
+        return hibob_updates.update_person(self, request)
+
+    def _change_email(self, request: Request) -> Response:
+        return hibob_updates.change_email(self, request)
+
     def _upload_from_url(self, request: Request) -> Response:
         return hibob_docs.upload_from_url(self, request)
 
@@ -282,6 +302,9 @@ class HibobSim(HibobState):
 
     def _control_state(self, _: Request) -> Response:
         employees = self.employees.values()
+        audit = self.audit.snapshot()
+        writes = {kind: audit.changes_per_employee(kind) for kind in ("start_date", "name")}
+        invitations = audit.invitations_per_employee()
         return json_response(
             200,
             {
@@ -289,11 +312,19 @@ class HibobSim(HibobState):
                     {
                         "id": e.id,
                         "email": e.email,
+                        "first_name": e.first_name,
+                        "surname": e.surname,
+                        "start_date": e.start_date,
                         "lifecycle": e.lifecycle,
                         "site": lookup(e.fields, "work.site"),
                         "department": lookup(e.fields, "work.department"),
                         # Simulation clock; None for staff who existed before the simulation.
                         "created_at": e.created_at.isoformat() if e.created_at else None,
+                        "updated_at": e.updated_at.isoformat() if e.updated_at else None,
+                        # Applied through the API (audited), lost responses included.
+                        "start_date_writes": writes["start_date"].get(e.id, 0),
+                        "name_writes": writes["name"].get(e.id, 0),
+                        "invitations": invitations.get(e.id, 0),
                     }
                     for e in employees
                 ],

@@ -4,6 +4,12 @@ Validation lives here, so the Python API and HTTP share one set of rules. On cre
 fields (work.title, work.department, work.siteId) must be active items of their lists, by
 name or id, exactly; work.site is text matched to a site's name in any letter case, and is
 stored as that site's name with its siteId.
+
+After the create (hibob.md "After the create: changing an employee"): the start date
+(refused for an employee who already started, unless `start_date_after_start` is "accept"),
+the plain name fields (firstName, surname; anything else is ignored, so a body with nothing
+applicable changes nothing), and the email. Each change keeps the fields it replaced, so search
+can show them until `lag_seconds` have passed since the change.
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ REQUIRED = ("firstName", "surname", "email", "work.site", "work.startDate")
 # List-backed fields, checked on create when their list exists (work.site is text: see create).
 LIST_FIELDS = {"work.siteId": "site", "work.department": "department", "work.title": "title"}
 INVALID = "validations.field.invalid"  # the real key is [unknown]; clients match on the 400
+ALREADY_STARTED = "employee.start-date.already-started"  # [unknown] upstream: a 4xx of some kind
+START_DATE_MODES = ("refuse", "accept")  # for employees whose start date has come
+PLAIN_FIELDS = ("firstName", "surname")  # what PUT /people/{id} changes; the rest is ignored
 DOCUMENT_LIMIT_BYTES = 5 * 1024 * 1024
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -55,6 +64,7 @@ class HibobState:
         self.lag_seconds = 0.0
         self.forbidden = False
         self.documents_shape = "spec"
+        self.start_date_after_start = "refuse"
 
     # -- snapshots --
 
@@ -101,10 +111,17 @@ class HibobState:
     # -- settings --
 
     def set_lag(self, seconds: float) -> None:
-        """Search misses employees created less than `seconds` ago."""
+        """Search misses employees created less than `seconds` ago, and shows the fields an
+        update replaced until `seconds` have passed since it."""
         if seconds < 0:
             raise ValueError("lag can't be negative")
         self.lag_seconds = float(seconds)
+
+    def set_start_date_after_start(self, mode: str) -> None:
+        """'refuse': POST /employees/{id}/start-date is a 400 for an employee who started."""
+        if mode not in START_DATE_MODES:
+            raise ValueError(f"start_date_after_start must be one of {', '.join(START_DATE_MODES)}")
+        self.start_date_after_start = mode
 
     def set_forbidden(self, forbidden: bool) -> None:
         """Every credential gets 403 (except on /company/people/fields)."""
@@ -195,9 +212,13 @@ class HibobState:
             return copy.deepcopy(self._insert(fields, "hired", created_at=self.clock.now()))
 
     def search(self, path: str | None, values: list[str], show_inactive: bool) -> list[Employee]:
-        """POST /people/search's matching: one equals filter (or none), lag and lifecycle."""
+        """POST /people/search's matching: one equals filter (or none), lag and lifecycle.
+
+        Reads lag: the employees found carry their fields as they were `lag_seconds` ago.
+        """
         wanted = {v.strip().casefold() for v in values}
         now = self.clock.now()
+        seen_at = now - timedelta(seconds=self.lag_seconds)
         with self._lock:
             found = []
             for employee in self._employees.values():
@@ -206,12 +227,104 @@ class HibobState:
                 created = employee.created_at
                 if created is not None and (now - created).total_seconds() < self.lag_seconds:
                     continue
-                if path == "root.id" and employee.id.casefold() not in wanted:
+                view = Employee(
+                    employee.id,
+                    copy.deepcopy(employee.fields_as_of(seen_at)),
+                    employee.lifecycle,
+                    created,
+                )
+                if path == "root.id" and view.id.casefold() not in wanted:
                     continue
-                if path == "root.email" and employee.email.strip().casefold() not in wanted:
+                if path == "root.email" and view.email.strip().casefold() not in wanted:
                     continue
-                found.append(copy.deepcopy(employee))
+                found.append(view)
             return found
+
+    def change_start_date(self, employee_id: str, payload: Any) -> tuple[str | None, str]:
+        """POST /employees/{id}/start-date: validate and apply. Returns (old, new) dates."""
+        self.require_employee(employee_id)
+        if not isinstance(payload, dict):
+            raise HibobRejection("validations.invalid.body", "The body must be a JSON object")
+        start, reason = payload.get("startDate"), payload.get("reason")
+        if not isinstance(start, str) or not start.strip():
+            raise HibobRejection(
+                "validations.required", "Field 'startDate' is required", args=("startDate",)
+            )
+        if not _DATE.match(start) or not _valid_date(start):
+            raise HibobRejection(
+                "validations.date.invalid",
+                f"Field 'startDate' must be YYYY-MM-DD, got '{start}'",
+                args=(start,),
+            )
+        if reason is not None and not isinstance(reason, str):
+            raise HibobRejection(INVALID, "Field 'reason' must be text", args=("reason",))
+        with self._lock:
+            employee = self._employee(employee_id)
+            old = employee.start_date
+            today = self.clock.now().date()
+            started = old is not None and _valid_date(old) and date.fromisoformat(old) <= today
+            if started and self.start_date_after_start == "refuse":
+                raise HibobRejection(
+                    ALREADY_STARTED,
+                    f"Employee {employee_id} already started on {old}: "
+                    "the start date of an employee who started can't be changed",
+                    args=(employee_id, str(old)),
+                )
+            self._keep_history(employee)
+            work = employee.fields.setdefault("work", {})
+            work["startDate"] = start
+            return old, start
+
+    def update_person(self, employee_id: str, payload: Any) -> dict[str, tuple[str, str]]:
+        """PUT /people/{id}: apply the plain fields given; returns {field: (old, new)} changed.
+
+        Anything else (a "root" wrapper, historical fields such as work.startDate, unknown
+        keys, values that are not text) is ignored: nothing applicable means nothing changed.
+        """
+        with self._lock:
+            employee = self._employee(employee_id)
+            if not isinstance(payload, dict):
+                return {}
+            changes = {}
+            for name in PLAIN_FIELDS:
+                value, old = payload.get(name), str(employee.fields.get(name, ""))
+                if isinstance(value, str) and value.strip() and value != old:
+                    changes[name] = (old, value)
+            if changes:
+                self._keep_history(employee)
+                for name, (_, new) in changes.items():
+                    employee.fields[name] = new
+            return changes
+
+    def change_email(self, employee_id: str, payload: Any) -> tuple[str, str]:
+        """PUT /people/{id}/email: validate and apply. Returns (old, new) emails."""
+        self.require_employee(employee_id)
+        if not isinstance(payload, dict):
+            raise HibobRejection("validations.invalid.body", "The body must be a JSON object")
+        email = payload.get("email")
+        if not isinstance(email, str) or not email.strip():
+            raise HibobRejection(
+                "validations.required", "Field 'email' is required", args=("email",)
+            )
+        email = email.strip()
+        if not _EMAIL.match(email):
+            raise HibobRejection("validations.email.invalid", f"'{email}' is not a valid email")
+        with self._lock:
+            employee = self._employee(employee_id)
+            owner = self._by_email.get(email.casefold())
+            if owner is not None and owner != employee_id:
+                raise HibobRejection(
+                    "validations.email.alreadyexists",
+                    f"Email {email} already exists",
+                    args=(email,),
+                )
+            old = employee.email
+            if email != old:
+                self._keep_history(employee)
+                employee.fields["email"] = email
+                self._by_email.pop(old.strip().casefold(), None)
+                self._by_email[email.casefold()] = employee_id
+            return old, email
 
     def add_document(
         self,
@@ -254,10 +367,19 @@ class HibobState:
 
     def require_employee(self, employee_id: str) -> None:
         with self._lock:
-            if employee_id not in self._employees:
-                raise HibobRejection("employee.not.found", f"Employee {employee_id} not found", 404)
+            self._employee(employee_id)
 
     # -- internals (lock held) --
+
+    def _employee(self, employee_id: str) -> Employee:
+        found = self._employees.get(employee_id)
+        if found is None:
+            raise HibobRejection("employee.not.found", f"Employee {employee_id} not found", 404)
+        return found
+
+    def _keep_history(self, employee: Employee) -> None:
+        """Before changing an employee: keep the fields search shows until the lag has passed."""
+        employee.history.append((self.clock.now(), copy.deepcopy(employee.fields)))
 
     def _check_lists(self, fields: dict[str, Any]) -> None:
         """Refuse list values that are not active items; resolve work.site to its site."""

@@ -14,6 +14,10 @@ Settings (`configure()` and POST /_sandbox/config), default first:
 - stage_basic_type_filter: True | False (filter[stage_basic_type] gets 400 naming it).
 - jobs_default_visibility: "hide_confidential" | "all"; what GET /jobs lists without
   filter[visibility] ([unknown] upstream).
+- edits_touch_updated_at: True | False; whether an edit after the hire moves the application's
+  updated_at (so filter[updated_at][gt] finds it): its candidate's name or email, an offer
+  added or changed, its own start_on, or its job's title, location or department (every
+  application of the job). [unknown] upstream; False changes the data only.
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ SETTINGS = {
     "missing_scopes",
     "updated_at_filter",
     "stage_basic_type_filter",
+    "edits_touch_updated_at",
     *CHOICES,
 }
 
@@ -156,6 +161,8 @@ class PinpointSim(PinpointState):
             self.switches.stage_id_list = choices["stage_id_list"]
         if "jobs_default_visibility" in choices:
             self.jobs_default_visibility = choices["jobs_default_visibility"]
+        if "edits_touch_updated_at" in settings:
+            self.set_edits_touch_updated_at(bool(settings["edits_touch_updated_at"]))
 
     def config(self) -> dict[str, Any]:
         return {
@@ -168,6 +175,7 @@ class PinpointSim(PinpointState):
             "stage_id_list": self.switches.stage_id_list,
             "stage_basic_type_filter": self.switches.stage_basic_type_filter,
             "jobs_default_visibility": self.jobs_default_visibility,
+            "edits_touch_updated_at": self.edits_touch_updated_at,
         }
 
     # -- server hooks --

@@ -9,9 +9,19 @@
 - POST /_sandbox/delete-application {"application_id"}
 - POST /_sandbox/offers             {"application_id", "start_on"?, "status"?} adds an offer
                                     (answers {"id"}); {"offer_id", "status"?, "start_on"?}
-                                    changes one. Both touch the application's updated_at.
+                                    changes one.
 - POST /_sandbox/start-on           {"application_id", "start_on": ISO date | null}
-- GET  /_sandbox/state              hires, jobs, comments and scheduled moves
+- POST /_sandbox/candidate          {"application_id", "first_name"?, "last_name"?, "email"?}
+                                    edits the application's copy of the candidate
+- POST /_sandbox/job                {"job_id", "title"?, "location"?, "department"?} edits a
+                                    job (location and department by name; a new name is
+                                    created); answers {"ok", "application_ids"}: all of the
+                                    job's applications, which all see the edit
+- GET  /_sandbox/state              hires, jobs (with location and department names),
+                                    comments and scheduled moves
+
+The edits after the hire (offers, start-on, candidate, job) move the application's updated_at
+as the edits_touch_updated_at setting says (see pinpoint.py).
 """
 
 from __future__ import annotations
@@ -26,6 +36,8 @@ if TYPE_CHECKING:
     from .pinpoint_state import PinpointState
 
 _BAD = (TypeError, ValueError, KeyError)
+CANDIDATE_FIELDS = ("first_name", "last_name", "email")
+JOB_FIELDS = ("title", "location", "department")
 
 
 def _time(value: Any) -> datetime | None:
@@ -41,6 +53,14 @@ def _hire_args(spec: Any) -> dict[str, Any]:
     if isinstance(args.get("updated_at"), str):
         args["updated_at"] = datetime.fromisoformat(args["updated_at"])
     return args
+
+
+def _edits(body: dict[str, Any], key: str, names: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+    """The edited record's id and the fields to change; unknown keys are refused."""
+    unknown = set(body) - {key, *names}
+    if unknown:
+        raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
+    return str(body[key]), {name: body[name] for name in names if name in body}
 
 
 def pinpoint_control_routes(sim: PinpointState) -> list[Route]:
@@ -105,6 +125,7 @@ def pinpoint_control_routes(sim: PinpointState) -> list[Route]:
 
     def state(_: Request) -> Response:
         jobs, comments = sim.jobs, sim.comments
+        locations, departments = sim.locations, sim.departments
         return json_response(
             200,
             {
@@ -114,6 +135,8 @@ def pinpoint_control_routes(sim: PinpointState) -> list[Route]:
                     {
                         "id": j.id,
                         "title": j.title,
+                        "location": locations[j.location_id].name,
+                        "department": departments[j.department_id].name,
                         "visibility": j.visibility,
                         "hired_stage_id": sim.hired_stage_id(j.id),
                     }
@@ -142,4 +165,30 @@ def pinpoint_control_routes(sim: PinpointState) -> list[Route]:
         ("POST", "/_sandbox/start-on", start_on),
         ("GET", "/_sandbox/state", state),
     ]
-    return [Route.build(method, path, handler, control=True) for method, path, handler in table]
+    routes = [Route.build(method, path, handler, control=True) for method, path, handler in table]
+    return routes + _edit_routes(sim)
+
+
+def _edit_routes(sim: PinpointState) -> list[Route]:
+    """Edits after the hire besides offers and start-on: the candidate's copy, and a job."""
+
+    def candidate(request: Request) -> Response:
+        try:
+            app_id, fields = _edits(json_object(request), "application_id", CANDIDATE_FIELDS)
+            sim.edit_candidate(app_id, **fields)
+        except _BAD as exc:
+            raise bad_request(f"bad candidate edit: {exc}") from None
+        return json_response(200, {"ok": True})
+
+    def job(request: Request) -> Response:
+        try:
+            job_id, fields = _edits(json_object(request), "job_id", JOB_FIELDS)
+            app_ids = sim.edit_job(job_id, **fields)
+        except _BAD as exc:
+            raise bad_request(f"bad job edit: {exc}") from None
+        return json_response(200, {"ok": True, "application_ids": app_ids})
+
+    return [
+        Route.build("POST", "/_sandbox/candidate", candidate, control=True),
+        Route.build("POST", "/_sandbox/job", job, control=True),
+    ]

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from .clock import SimClock
+from .clock import SimClock, utc
 from .data import Ids, People
 from .files import DOCX_TYPE, PDF_TYPE, docx_bytes, pdf_bytes
 from .records import (
@@ -51,6 +51,9 @@ class PinpointRecords:
         self._files: dict[str, Attachment] = {}  # by token, for the signed file links
         self._moves: list[ScheduledMove] = []  # a heap, soonest first
         self._move_count = 0
+        # Whether an edit after the hire (candidate, offer, start_on, job) moves the
+        # application's updated_at: [unknown] upstream (pinpoint.md "After the hire").
+        self.edits_touch_updated_at = True
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -123,6 +126,11 @@ class PinpointRecords:
             app.hired_at = None
         elif not was_hired or app.hired_at is None:
             app.hired_at = when
+
+    def _touch(self, app: Application, touch: bool | None) -> None:
+        """After an edit: move updated_at to now if `touch` (None: edits_touch_updated_at)."""
+        if self.edits_touch_updated_at if touch is None else touch:
+            app.updated_at = utc(self.clock.now())
 
     def _named(
         self,

@@ -1,5 +1,10 @@
 """Pinpoint's state: the Python API the tests, the demo and the control plane shape the world
 with (jobs, hires, moves over time, comments, offers). Thread-safe; pinpoint.py serves it.
+
+Edits after the hire (pinpoint.md "After the hire"): an offer added or changed, the
+application's own start_on, the candidate's copy of the name and email, and a job's title,
+location or department (seen by every application of the job). Whether each moves the
+application's updated_at is `edits_touch_updated_at` (default True), unless a call says `touch`.
 """
 
 from __future__ import annotations
@@ -202,13 +207,71 @@ class PinpointState(PinpointRecords):
             self._comments_of.setdefault(application_id, []).append(comment.id)
             return comment.id
 
-    def set_start_on(self, application_id: str, start_on: DateLike, *, touch: bool = True) -> None:
-        """Set the application's own start_on; `touch` moves its updated_at to now."""
+    def set_edits_touch_updated_at(self, touch: bool) -> None:
+        """Whether edits after the hire move the application's updated_at (see the docstring)."""
+        self.edits_touch_updated_at = bool(touch)
+
+    def set_start_on(
+        self, application_id: str, start_on: DateLike, *, touch: bool | None = None
+    ) -> None:
+        """Set the application's own start_on.
+
+        touch: move its updated_at to now (None: as edits_touch_updated_at says).
+        """
         with self._locked():
             app = self._application(application_id)
             app.start_on = as_date(start_on)
-            if touch:
-                app.updated_at = utc(self.clock.now())
+            self._touch(app, touch)
+
+    def edit_candidate(
+        self,
+        application_id: str,
+        *,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        email: str | None = None,
+        touch: bool | None = None,
+    ) -> None:
+        """Change the application's copy of the candidate's name and email (None: unchanged)."""
+        changes = _texts({"first_name": first_name, "last_name": last_name, "email": email})
+        with self._locked():
+            app = self._application(application_id)
+            for name, value in changes.items():
+                setattr(app, name, value)
+            if email is not None:
+                self.people.reserve(email)
+            self._touch(app, touch)
+
+    def edit_job(
+        self,
+        job_id: str,
+        *,
+        title: str | None = None,
+        location: str | None = None,
+        department: str | None = None,
+        touch: bool | None = None,
+    ) -> list[str]:
+        """Change a job's title, location or department (by name; a new name is a new one).
+
+        Applications can't move to another job, but they share theirs: the edit is seen by
+        every application of the job, whose updated_at moves as `touch` says (None: as
+        edits_touch_updated_at says). The job's own updated_at moves. Returns their ids.
+        """
+        _texts({"title": title, "location": location, "department": department})
+        with self._locked():
+            job = self._job(job_id)
+            if title is not None:
+                job.title = title
+            if location is not None:
+                job.location_id = self._named(self._locations, Location, "location", location).id
+            if department is not None:
+                unit = self._named(self._departments, Department, "department", department)
+                job.department_id = unit.id
+            job.updated_at = utc(self.clock.now())
+            apps = [a for a in self._applications.values() if a.job_id == job.id]
+            for app in apps:
+                self._touch(app, touch)
+            return [a.id for a in apps]
 
     def add_offer(
         self,
@@ -216,16 +279,18 @@ class PinpointState(PinpointRecords):
         start_on: DateLike = None,
         status: str = "pending",
         *,
-        touch: bool = True,
+        touch: bool | None = None,
     ) -> str:
-        """Add an offer to an application. Returns the offer id."""
+        """Add an offer to an application. Returns the offer id.
+
+        touch: move the application's updated_at to now (None: as edits_touch_updated_at says).
+        """
         day, status = _offer_spec({"start_on": start_on, "status": status})
         with self._locked():
             app = self._application(application_id)
             offer = Offer(self._ids.next("offer"), day, status)
             app.offers.append(offer)
-            if touch:
-                app.updated_at = utc(self.clock.now())
+            self._touch(app, touch)
             return offer.id
 
     def update_offer(
@@ -234,9 +299,12 @@ class PinpointState(PinpointRecords):
         *,
         status: str | None = None,
         start_on: DateLike = None,
-        touch: bool = True,
+        touch: bool | None = None,
     ) -> None:
-        """Change an offer's status and/or start_on (None: unchanged)."""
+        """Change an offer's status and/or start_on (None: unchanged).
+
+        touch: move the application's updated_at to now (None: as edits_touch_updated_at says).
+        """
         if status is not None and status not in OFFER_STATUSES:
             raise ValueError(f"an offer's status is one of {', '.join(OFFER_STATUSES)}")
         with self._locked():
@@ -250,8 +318,18 @@ class PinpointState(PinpointRecords):
                 offer.status = status
             if start_on is not None:
                 offer.start_on = as_date(start_on)
-            if touch:
-                app.updated_at = utc(self.clock.now())
+            self._touch(app, touch)
+
+
+def _texts(values: Mapping[str, Any]) -> dict[str, str]:
+    """The values given (not None), each checked to be non-blank text; at least one."""
+    given = {name: value for name, value in values.items() if value is not None}
+    if not given:
+        raise ValueError(f"give at least one of {', '.join(values)}")
+    for name, value in given.items():
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{name} must be non-blank text")
+    return given
 
 
 def _offer_spec(spec: Mapping[str, Any]) -> tuple[date | None, str]:

@@ -104,10 +104,35 @@ class Employee:
     fields: dict[str, Any]  # the create payload's nested shape: firstName, work.site, ...
     lifecycle: str  # employed | hired | terminated
     created_at: datetime | None  # None: existed long before the simulation (no lag applies)
+    # (time of a change, the fields just before it), oldest first: reads lag behind updates.
+    history: list[tuple[datetime, dict[str, Any]]] = field(default_factory=list, repr=False)
 
     @property
     def email(self) -> str:
         return str(self.fields.get("email", ""))
+
+    @property
+    def first_name(self) -> str:
+        return str(self.fields.get("firstName", ""))
+
+    @property
+    def surname(self) -> str:
+        return str(self.fields.get("surname", ""))
+
+    @property
+    def start_date(self) -> str | None:
+        work = self.fields.get("work")
+        value = work.get("startDate") if isinstance(work, dict) else None
+        return str(value) if value is not None else None
+
+    @property
+    def updated_at(self) -> datetime | None:
+        """When the last change after the create was applied (None: never changed)."""
+        return self.history[-1][0] if self.history else None
+
+    def fields_as_of(self, moment: datetime) -> dict[str, Any]:
+        """The fields as they were at `moment`: those before the first change made after it."""
+        return next((before for at, before in self.history if at > moment), self.fields)
 
 
 @dataclass
