@@ -19,6 +19,7 @@ from poller.errors import CycleAborted, PollerError, StoreError
 from poller.flow import Services, process
 from poller.models import Outcome
 from poller.redact import redact
+from poller.watch import Watch, WatchResult
 
 log = structlog.get_logger("poller.cycle")
 
@@ -40,6 +41,8 @@ class CycleResult:
     duration_s: float = 0.0
     discovery: DiscoveryResult | None = None
     outcomes: dict[str, int] = field(default_factory=dict)
+    watch: WatchResult | None = None
+    synced: dict[str, int] = field(default_factory=dict)  # change writes to HiBob, by outcome
     error: str | None = None
     stopped_early: bool = False
 
@@ -57,6 +60,7 @@ class Cycle:
         self.svc = svc
         self.stop = stop or threading.Event()
         self.discovery = Discovery(svc.settings, svc.pinpoint, svc.ledger)
+        self.watch = Watch(svc, f"{PROCESS_ID}/changes")
 
     def run(self, *, backfill_since: datetime | None = None) -> CycleResult:
         cycle_id = uuid.uuid4().hex[:12]
@@ -67,7 +71,11 @@ class Cycle:
         try:
             self.svc.ledger.ping()
             result.discovery = self.discovery.run(now=now, backfill_override=backfill_since)
+            result.watch = self.watch.observe(
+                self.discovery.listed, full=self.discovery.listed_all, now=now
+            )
             result.outcomes = self._work(cycle_id)
+            result.synced = self.watch.sync(stop=self.stop)
             result.stopped_early = self.stop.is_set()
             result.ok = True
         except CycleAborted as exc:
@@ -167,3 +175,7 @@ def refresh_state_metrics(svc: Services) -> None:
     age = (svc.clock() - oldest).total_seconds() if oldest else 0.0
     metrics.oldest_pending_age.set(max(0.0, age))
     metrics.unhired_flags.set(svc.ledger.unhired_count())
+    open_changes, oldest_change = svc.ledger.open_changes()
+    metrics.change_flags.set(open_changes)
+    change_age = (svc.clock() - oldest_change).total_seconds() if oldest_change else 0.0
+    metrics.oldest_open_change_age.set(max(0.0, change_age))

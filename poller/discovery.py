@@ -154,6 +154,9 @@ class Discovery:
         self.ledger = ledger
         self._stages: HiredStages | None = None
         self._stage_age = 0
+        # The last run's listing, and whether it listed every hire (for the watch).
+        self.listed: tuple[HireSummary, ...] = ()
+        self.listed_all = False
 
     @property
     def narrowed(self) -> bool:
@@ -244,6 +247,7 @@ class Discovery:
         self.ledger.set_state(values, now=now)
         crashpoint("checkpoint:watermark")
         full = (plan.since is None or not listing.used_updated_filter) and not plan.first_cycle
+        self.listed, self.listed_all = listing.hires, full
         unhired = self.find_unhires({h.id for h in listing.hires}, now=now) if full else 0
         result = DiscoveryResult(
             listed=len(listing.hires),

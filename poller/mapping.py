@@ -49,6 +49,8 @@ __all__ = [
     "comment_text",
     "find_in_list",
     "lookup",
+    "mapped",
+    "mapped_site",
     "work_email",
 ]
 
@@ -223,11 +225,23 @@ def _not_in_list(app: Application, list_name: str, value: str, items: Collection
     return f"application {app.id}: {value!r} is not in HiBob's {list_name} list{hint}"
 
 
-def _site(app: Application, cfg: MappingSettings, sites: Collection[str] | None) -> str:
+def mapped_site(app: Application, cfg: MappingSettings) -> str:
+    """The site the job's location maps to (else ``default_site``); "" when neither."""
     location = clean(app.location or "")
     site = lookup(cfg.site_map, location) if location else None
-    site = clean(site or cfg.default_site or "")
+    return clean(site or cfg.default_site or "")
+
+
+def mapped(table: Mapping[str, str], value: str | None) -> str:
+    """``value`` through a mapping table (``department_map``, ``title_map``), cleaned."""
+    value = clean(value or "")
+    return clean(lookup(table, value) or value) if value else ""
+
+
+def _site(app: Application, cfg: MappingSettings, sites: Collection[str] | None) -> str:
+    site = mapped_site(app, cfg)
     if not site:
+        location = clean(app.location or "")
         where = f"location {location!r}" if location else "no job location"
         raise MappingError(
             "work.site",
@@ -331,26 +345,24 @@ def build_employee(
     notes: list[str] = []
 
     work: dict[str, Any] = {"site": _site(app, cfg, lists.get("site"))}
-    department = clean(app.department or "")
+    department = mapped(cfg.department_map, app.department)
     if department:
-        mapped = clean(lookup(cfg.department_map, department) or department)
         value = _listed(
             app,
             "department",
-            mapped,
+            department,
             items=lists.get("department"),
             policy=cfg.on_unknown_department,
             notes=notes,
         )
         if value is not None:
             work["department"] = value
-    title = clean(app.job_title or "")
+    title = mapped(cfg.title_map, app.job_title)
     if title:
-        mapped = clean(lookup(cfg.title_map, title) or title)
         value = _listed(
             app,
             "title",
-            mapped,
+            title,
             items=lists.get("title"),
             policy=cfg.on_unknown_title,
             notes=notes,

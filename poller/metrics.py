@@ -56,3 +56,19 @@ unhired_total = Counter(
     "Un-hire flags raised: a processed hire found no longer in a hired stage, or gone",
     registry=REGISTRY,
 )
+changes_total = Counter(
+    "poller_changes_total",
+    "Changes seen in Pinpoint after a hire, by field and what became of them",
+    ["field", "action"],
+    registry=REGISTRY,
+)
+change_flags = Gauge(
+    "poller_change_flags",
+    "Open changes: flagged or sync_failed and not yet acknowledged (poller ack)",
+    registry=REGISTRY,
+)
+oldest_open_change_age = Gauge(
+    "poller_oldest_open_change_age_seconds",
+    "Age of the oldest open change (0 when none)",
+    registry=REGISTRY,
+)

@@ -30,10 +30,28 @@ class State(StrEnum):
     WITHDRAWN = "withdrawn"  # left the hired stage before any write; pending again if it returns
 
 
+class ChangeAction(StrEnum):
+    """application_changes.action: what became of a change seen in Pinpoint after the hire."""
+
+    PENDING = "pending"  # to be written to HiBob (a sync in progress or rescheduled)
+    SYNCED = "synced"  # written to HiBob
+    FLAGGED = "flagged"  # for a person: not written (by config, or the employee started)
+    IGNORED = "ignored"  # by config, or superseded by a later value before it was written
+    SYNC_FAILED = "sync_failed"  # HiBob refused it, or it could not be written: for a person
+
+
+# A change a person has to look at, until `poller ack`.
+OPEN_ACTIONS = (ChangeAction.FLAGGED, ChangeAction.SYNC_FAILED)
+# The fields watched after the hire (application_changes.field).
+CHANGE_FIELDS = ("start_date", "name", "email", "job")
+
+
 ACTIVE_STATES = (State.PENDING, State.IN_PROGRESS)
 FINAL_STATES = (State.DONE, State.FAILED)
 # Not a state: `poller list --state unhired` selects the rows whose un-hire flag is up.
 UNHIRED = "unhired"
+# Not a state: `poller list --state changed` selects the rows with an open change.
+CHANGED = "changed"
 # The un-hire flag's stage for an application that is gone from Pinpoint (404).
 DELETED_STAGE = "deleted"
 
@@ -95,6 +113,8 @@ class HireSummary:
     stage_id: str | None = None
     job_id: str | None = None
     hired_at: datetime | None = None
+    # The application in full, when the listing included its job and offers (the watch).
+    observed: Application | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -212,9 +232,36 @@ class Record:
     unhired_at: datetime | None
     unhired_stage: str | None
     unhired_acked_at: datetime | None
+    watched: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    """One row of application_changes, as loaded."""
+
+    id: int
+    application_id: str
+    field: str
+    old_value: str | None
+    new_value: str | None
+    detected_at: datetime
+    action: str
+    synced_at: datetime | None
+    acked_at: datetime | None
+    note: str | None
+    payload: str | None
+    attempts: int
+    next_attempt_at: datetime | None
+    claimed_by: str | None
+    lease_expires_at: datetime | None
+    sync_started_at: datetime | None
+
+    @property
+    def open(self) -> bool:
+        return self.action in OPEN_ACTIONS and self.acked_at is None
 
 
 @dataclass(frozen=True)

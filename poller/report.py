@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from poller.models import Event, Record, State, utcnow
+from poller.models import ChangeRecord, Event, Record, State, utcnow
 from poller.store.ledger import Ledger
 
 TABLE_COLUMNS = (
@@ -115,9 +115,12 @@ def status_data(ledger: Ledger) -> dict[str, Any]:
 
     state = ledger.get_state()
     oldest = ledger.oldest_pending()
+    open_changes, oldest_change = ledger.open_changes()
     return {
         "counts": ledger.counts(),
         "unhired": ledger.unhired_count(),
+        "open_changes": open_changes,
+        "oldest_open_change_since": oldest_change.isoformat() if oldest_change else None,
         "last_cycle_at": state.get(LAST_CYCLE_AT),
         "last_cycle_outcome": state.get(LAST_CYCLE_OUTCOME),
         "last_cycle_error": state.get(LAST_CYCLE_ERROR) or None,
@@ -149,6 +152,13 @@ def status_report(ledger: Ledger, fmt: str) -> str:
         "`poller list --state unhired`, then `poller ack ID`)"
         if unhired
         else "Un-hire flags:        none"
+    )
+    open_changes = data["open_changes"]
+    lines.append(
+        f"Open changes:         {open_changes} (changed in Pinpoint after the hire, for a person: "
+        "`poller list --state changed`, `poller show ID`, then `poller ack ID`)"
+        if open_changes
+        else "Open changes:         none"
     )
     lines.append(f"Last cycle:           {last_cycle_text(data)}")
     lines.append(f"Last successful poll: {data['last_successful_poll'] or 'never'}")
@@ -202,6 +212,32 @@ def row_notes(rec: Record) -> list[str]:
     return notes
 
 
+def change_rows(changes: Sequence[ChangeRecord]) -> list[dict[str, str]]:
+    """The row's changes after the hire, one dict of texts per change, oldest first."""
+    return [
+        {
+            "detected_at": c.detected_at.isoformat(timespec="seconds"),
+            "field": _text(c.field),
+            "old_value": _text(c.old_value),
+            "new_value": _text(c.new_value),
+            "action": _text(c.action),
+            "open": "open" if c.open else "",
+            "synced_at": _text(c.synced_at),
+            "acked_at": _text(c.acked_at),
+            "note": _text(c.note),
+        }
+        for c in changes
+    ]
+
+
+def _change_json(c: ChangeRecord) -> dict[str, Any]:
+    data = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in c.__dict__.items()}
+    data["open"] = c.open
+    for internal in ("payload", "claimed_by", "lease_expires_at"):
+        data.pop(internal)
+    return data
+
+
 def history_rows(events: Sequence[Event]) -> list[dict[str, str]]:
     """The row's history, one dict of texts per line, oldest first."""
     return [
@@ -217,9 +253,12 @@ def history_rows(events: Sequence[Event]) -> list[dict[str, str]]:
     ]
 
 
-def show_row(rec: Record, events: Sequence[Event], fmt: str) -> str:
+def show_row(
+    rec: Record, events: Sequence[Event], fmt: str, changes: Sequence[ChangeRecord] = ()
+) -> str:
     if fmt == "json":
         data = _jsonable(rec)
+        data["changes"] = [_change_json(c) for c in changes]
         data["history"] = [
             {
                 "at": e.at.isoformat(),
@@ -236,6 +275,18 @@ def show_row(rec: Record, events: Sequence[Event], fmt: str) -> str:
     width = max(len(k) for k, _ in fields)
     lines = [f"{k:<{width}}  {v}" for k, v in fields]
     lines += [f"note: {note}" for note in row_notes(rec)]
+    if changes:
+        lines.append("")
+        lines.append("changes after the hire:")
+        for c in change_rows(changes):
+            when = c["synced_at"] or c["acked_at"]
+            lines.append(
+                f"  {c['detected_at']}  {c['field']:<10} {c['old_value']} -> {c['new_value']}  "
+                f"[{c['action']}{', open' if c['open'] else ''}"
+                f"{', acknowledged' if c['acked_at'] else ''}]{f' {when}' if when else ''}"
+            )
+            if c["note"]:
+                lines.append(f"      {c['note']}")
     lines.append("")
     lines.append("history:")
     for h in history_rows(events):

@@ -15,7 +15,7 @@ from poller.cli.base import (
     load,
     main,
 )
-from poller.models import UNHIRED, State
+from poller.models import CHANGED, UNHIRED, State
 
 
 @main.command()
@@ -32,8 +32,9 @@ def status(ctx: click.Context, fmt: str) -> None:
 @main.command("list")
 @click.option(
     "--state",
-    type=click.Choice([*(s.value for s in State), UNHIRED]),
-    help="Rows in this state; 'unhired': rows whose un-hire flag is up.",
+    type=click.Choice([*(s.value for s in State), UNHIRED, CHANGED]),
+    help="Rows in this state; 'unhired': rows whose un-hire flag is up; 'changed': rows "
+    "with an open change after the hire.",
 )
 @click.option(
     "--limit", type=click.IntRange(min=0), default=100, show_default=True, help="0 means all rows."
@@ -62,7 +63,8 @@ def show(ctx: click.Context, application_id: str, fmt: str) -> None:
     rec = ledger.get(application_id)
     if rec is None:
         die(f"no row for application {application_id}")
-    click.echo(show_row(rec, ledger.events(application_id), fmt))
+    events, changes = ledger.events(application_id), ledger.changes_of(application_id)
+    click.echo(show_row(rec, events, fmt, changes))
 
 
 @main.command()
@@ -122,8 +124,16 @@ def purge(ctx: click.Context, application_id: str, yes: bool) -> None:
 @click.option("--note", help="What was decided (kept in the row's history).")
 @click.pass_context
 def ack(ctx: click.Context, application_id: str, note: str | None) -> None:
-    """Clear an un-hire flag once a person has looked at it (HiBob is never changed)."""
+    """Clear a row's un-hire flag and close its open changes once a person has looked at them
+    (HiBob is not changed)."""
     settings = load(ctx)
-    if not ledger_for(settings).ack(application_id, now=datetime.now(UTC), note=note):
-        die(f"application {application_id} has no un-hire flag; nothing to acknowledge")
-    click.echo(f"application {application_id}: un-hire flag cleared")
+    flag, changes = ledger_for(settings).ack(application_id, now=datetime.now(UTC), note=note)
+    if not flag and not changes:
+        die(
+            f"application {application_id} has no un-hire flag and no open change; "
+            "nothing to acknowledge"
+        )
+    done = [text for text, did in (("un-hire flag cleared", flag),) if did]
+    if changes:
+        done.append(f"{changes} open change(s) closed")
+    click.echo(f"application {application_id}: {', '.join(done)}")

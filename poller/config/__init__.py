@@ -18,6 +18,7 @@ from collections.abc import Mapping
 
 from poller import redact
 from poller.config.models import (
+    ChangesSettings,
     ConfigFile,
     CVSettings,
     DatabaseSettings,
@@ -36,6 +37,7 @@ from poller.config.models import (
 
 __all__ = [
     "CVSettings",
+    "ChangesSettings",
     "ConfigFile",
     "DatabaseSettings",
     "DiscoverySettings",

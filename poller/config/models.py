@@ -76,6 +76,9 @@ class HiBobSettings(_Section):
     create_per_minute: int = Field(default=10, ge=0)
     search_per_minute: int = Field(default=50, ge=0)
     documents_per_minute: int = Field(default=0, ge=0)
+    # The start-date and name writes after a hire: HiBob publishes no limit for them, and
+    # comparable writes are limited to about 10 a minute.
+    update_per_minute: int = Field(default=10, ge=0)
     document_folder: Literal["shared", "confidential"] = "shared"
     document_tags: tuple[NonEmptyStr, ...] = ("CV",)
     lookup_wait_seconds: float = Field(default=25, ge=0)
@@ -271,6 +274,18 @@ class WebSettings(_Section):
     page_size: int = Field(default=50, ge=1, le=500)  # rows per page of /applications
 
 
+class ChangesSettings(_Section):
+    """After the hire: per field, "sync" writes a change to HiBob while the employee has not
+    started (after that it is flagged), "flag" records it for a person, "ignore" records it
+    and does nothing. Email and job are never written (an invitation; work history)."""
+
+    start_date: Literal["sync", "flag", "ignore"] = "sync"
+    name: Literal["sync", "flag", "ignore"] = "sync"
+    email: Literal["flag", "ignore"] = "flag"
+    job: Literal["flag", "ignore"] = "flag"
+    watch_days: int = Field(default=30, ge=0, le=3650)  # after the start date
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "text", "auto"] = "auto"
@@ -297,6 +312,7 @@ class ConfigFile(_Section):
     cv: CVSettings = CVSettings()
     server: ServerSettings = ServerSettings()
     web: WebSettings = WebSettings()
+    changes: ChangesSettings = ChangesSettings()
     logging: LoggingSettings = LoggingSettings()
 
 

@@ -15,9 +15,9 @@ import structlog
 from poller import metrics
 from poller.crashpoints import crashpoint
 from poller.errors import LeaseLost, RateLimited, StoreError, UpstreamError
-from poller.flow.services import Services
 from poller.models import FINAL_STATES, Application, Outcome, Record, State
 from poller.redact import redact
+from poller.services import Services
 
 log = structlog.get_logger("poller.sync")
 

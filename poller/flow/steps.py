@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from poller import metrics
+from poller import changes, metrics
 from poller.crashpoints import crashpoint
 from poller.cv import check_cv_url, document_name, pick_cv
 from poller.errors import (
@@ -45,10 +45,10 @@ from poller.errors import (
     reaction,
 )
 from poller.flow.row import Row, fail, release, reschedule
-from poller.flow.services import Services
 from poller.hosts import is_loopback_host
 from poller.mapping import build_employee, clean, comment_text
 from poller.models import HIRED, Application, CVStatus, EmployeeLink, Outcome, Record, State
+from poller.services import Services
 
 log = structlog.get_logger("poller.sync")
 
@@ -133,6 +133,7 @@ def _run_steps(row: Row) -> Outcome:
             start_date=payload.start_date,
             start_date_source=payload.start_source,
             mapping_notes="; ".join(notes) or None,
+            watched=changes.dump(changes.watched_values(app, svc.settings.mapping)),
         )
         row.step = "employee"
         employee_id, link, fresh = _link_employee(row, payload.body, payload.email, notes)

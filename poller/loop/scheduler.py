@@ -16,7 +16,7 @@ from types import FrameType
 import structlog
 
 from poller.cycle import Cycle, CycleResult
-from poller.flow import Services
+from poller.services import Services
 
 log = structlog.get_logger("poller.scheduler")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from poller.config import Settings
 from poller.errors import ConfigError
-from poller.flow import Services
+from poller.services import Services
 from poller.store.ledger import Ledger
 from poller.upstream import hibob
 from poller.upstream.cv_download import CVDownloader
@@ -73,6 +73,7 @@ def build_hibob(settings: Settings) -> HibobClient:
         hibob.ENDPOINT_CREATE: per_minute(cfg.create_per_minute),
         hibob.ENDPOINT_SEARCH: per_minute(cfg.search_per_minute),
         **{endpoint: per_minute(cfg.documents_per_minute) for endpoint in hibob.DOCUMENT_ENDPOINTS},
+        **{endpoint: per_minute(cfg.update_per_minute) for endpoint in hibob.UPDATE_ENDPOINTS},
     }
     pacers = {k: v for k, v in limits.items() if v is not None}
     http = build_http(

@@ -16,7 +16,18 @@ from sqlalchemy import Connection, func, inspect, select, text, update
 
 from poller.db_url import normalise_url
 from poller.errors import LeaseLost
-from poller.models import ACTIVE_STATES, UNHIRED, Entry, Event, HireSummary, Record, State, utcnow
+from poller.models import (
+    ACTIVE_STATES,
+    CHANGED,
+    UNHIRED,
+    Entry,
+    Event,
+    HireSummary,
+    Record,
+    State,
+    utcnow,
+)
+from poller.store.changes import ChangeStore, has_open_change
 from poller.store.engine import make_engine
 from poller.store.operator import OperatorActions
 from poller.store.schema import HEAD_REVISION
@@ -45,7 +56,7 @@ from poller.store.statements import (
 MIGRATION_LOCK_ID = 7_304_961_226  # any constant; names the advisory lock around migrations
 
 
-class Ledger(OperatorActions):
+class Ledger(OperatorActions, ChangeStore):
     """The ledger: a row per application, claimed under leases and checkpointed; its state."""
 
     def __init__(self, url: str, *, pool_size: int = 5, read_only: bool = False) -> None:
@@ -315,10 +326,13 @@ class Ledger(OperatorActions):
 
     @store_errors
     def rows(self, *, state: str | None = None, limit: int = 100) -> list[Record]:
-        """Newest first; ``state`` may also be "unhired": the rows whose flag is up."""
+        """Newest first; ``state`` may also be "unhired" (the rows whose flag is up) or
+        "changed" (the rows with an open change)."""
         q = select(apps_t).order_by(apps_t.c.updated_at.desc(), apps_t.c.application_id.desc())
         if state == UNHIRED:
             q = q.where(apps_t.c.unhired_at.is_not(None))
+        elif state == CHANGED:
+            q = q.where(has_open_change())
         elif state:
             q = q.where(apps_t.c.state == state)
         if limit:

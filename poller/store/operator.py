@@ -1,5 +1,5 @@
 """What operators do to rows by hand: retry a failed row, resolve it, purge its personal data,
-acknowledge an un-hire flag."""
+acknowledge an un-hire flag and open changes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 
 from poller.models import CVStatus, State
+from poller.store.changes import ack_changes
 from poller.store.schema import application_events as events_t
 from poller.store.schema import processed_applications as apps_t
 from poller.store.statements import StoreBase, record_event, store_errors
@@ -80,15 +81,20 @@ class OperatorActions(StoreBase):
         return bool(n)
 
     @store_errors
-    def ack(self, app_id: str, *, now: datetime, note: str | None) -> bool:
-        """A person looked at the un-hire flag: clear it, and keep it from being raised again
-        for this un-hire (it is, if the application comes back to hired and leaves again)."""
+    def ack(self, app_id: str, *, now: datetime, note: str | None) -> tuple[bool, int]:
+        """A person looked at the row: clear its un-hire flag, and keep it from being raised
+        again for this un-hire (it is, if the application comes back to hired and leaves
+        again); close its open changes. Returns (flag cleared, changes closed)."""
         with self._tx() as conn:
-            n = conn.execute(
+            flag = conn.execute(
                 update(apps_t)
                 .where(apps_t.c.application_id == app_id, apps_t.c.unhired_at.is_not(None))
                 .values(unhired_at=None, unhired_stage=None, unhired_acked_at=now, updated_at=now)
             ).rowcount
-            if n:
-                record_event(conn, app_id, now, "operator", "acknowledged", message=note)
-        return bool(n)
+            closed = ack_changes(conn, app_id, now, note)
+            if flag or closed:
+                message = note
+                if closed:
+                    message = f"{closed} open change(s) closed" + (f": {note}" if note else "")
+                record_event(conn, app_id, now, "operator", "acknowledged", message=message)
+        return bool(flag), closed

@@ -22,7 +22,7 @@ from sqlalchemy import (
     TypeDecorator,
 )
 
-from poller.models import State
+from poller.models import ChangeAction, State
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -48,7 +48,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 # The newest migration in migrations/versions. tests/unit/test_ledger.py checks they agree.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 
 metadata = MetaData()
 
@@ -92,6 +92,10 @@ processed_applications = Table(
     Column("unhired_at", UTCDateTime()),
     Column("unhired_stage", String(200)),
     Column("unhired_acked_at", UTCDateTime()),
+    # After the hire (migration 0005): what the product last saw of the hire in Pinpoint, as
+    # JSON (start date, names, email, mapped site, department and title), compared with each
+    # new sighting; changed by compare-and-set in the commit that records the change.
+    Column("watched", Text),
     CheckConstraint(
         f"state IN ({','.join(repr(s.value) for s in State)})",
         name="ck_processed_applications_state",
@@ -122,6 +126,43 @@ application_events = Table(
     Column("message", Text),
     Column("worker", String(128)),
     Index("ix_application_events_app", "application_id", "id"),
+)
+
+# After the hire: one row per change seen in Pinpoint (application, field, new value), and
+# what became of it. Column names are the interface in design.md.
+application_changes = Table(
+    "application_changes",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column(
+        "application_id",
+        String(64),
+        ForeignKey("processed_applications.application_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("field", String(16), nullable=False),
+    Column("old_value", Text),
+    Column("new_value", Text),
+    Column("detected_at", UTCDateTime(), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("synced_at", UTCDateTime()),
+    Column("acked_at", UTCDateTime()),
+    Column("note", Text),
+    # The write a sync makes (JSON), and the lease and intent that make it exactly once.
+    Column("payload", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime()),
+    Column("claimed_by", String(128)),
+    Column("lease_expires_at", UTCDateTime()),
+    Column("sync_started_at", UTCDateTime()),
+    CheckConstraint(
+        f"action IN ({','.join(repr(a.value) for a in ChangeAction)})",
+        name="ck_application_changes_action",
+    ),
+    Index("ix_application_changes_app", "application_id", "id"),
+    Index("ix_application_changes_action", "action", "acked_at"),
 )
 
 # Small key/value facts: the watermark, the last poll, the first cycle.

@@ -18,6 +18,7 @@ from poller.upstream.http import Answer, HttpClient, StreamedBody
 from poller.upstream.http_errors import parse_json
 from poller.upstream.wire import (
     DocumentsAnswer,
+    EmployeeFields,
     IdAnswer,
     ListItem,
     NamedList,
@@ -34,6 +35,12 @@ ENDPOINT_DOCS_LIST = "GET /docs/people/{id}"
 ENDPOINT_DOCS_URL = "POST /docs/people/{id}/{folder}"
 ENDPOINT_DOCS_UPLOAD = "POST /docs/people/{id}/{folder}/upload"
 ENDPOINT_NAMED_LIST = "GET /company/named-lists/{name}"
+ENDPOINT_START_DATE = "POST /employees/{id}/start-date"
+ENDPOINT_UPDATE = "PUT /people/{id}"
+# For pacer configuration: the writes after a hire (hibob.update_per_minute).
+UPDATE_ENDPOINTS = (ENDPOINT_START_DATE, ENDPOINT_UPDATE)
+# What a read-back asks the search for (answered keyed by path: "/root/firstName", ...).
+READ_BACK = ("root.firstName", "root.surname", "work.startDate")
 # For pacer configuration: the endpoints HiBob's "document endpoints" limit covers.
 DOCUMENT_ENDPOINTS = (ENDPOINT_DOCS_LIST, ENDPOINT_DOCS_URL, ENDPOINT_DOCS_UPLOAD)
 # HiBob's sandbox stores every email with this suffix appended.
@@ -116,6 +123,23 @@ def parse_named_list(body: object) -> list[str]:
         names.setdefault(item.name, None)
         todo.extend(reversed(item.children))
     return list(names)
+
+
+def parse_employee_fields(body: object, employee_id: str) -> dict[str, str] | None:
+    """The read-back fields (firstName, surname, startDate) of the employee with this id, as
+    text, from a search answer; None when the answer doesn't hold that employee."""
+    answer = validate(EmployeeFields, body, api=API, endpoint=ENDPOINT_SEARCH)
+    for employee in answer.employees:
+        found_id = employee.id or _text(employee.root_id.value if employee.root_id else None)
+        if found_id != employee_id:
+            continue
+        values = {
+            "firstName": employee.first_name,
+            "surname": employee.surname,
+            "startDate": employee.start_date,
+        }
+        return {k: _text(v.value) or "" if v else "" for k, v in values.items()}
+    return None
 
 
 class HibobClient:
@@ -239,6 +263,44 @@ class HibobClient:
                 data=body,
             ),
         )
+
+    def set_start_date(self, employee_id: str, start_date: str, reason: str) -> None:
+        """POST /employees/{id}/start-date: 200 with no body. Not retried once it may have
+        arrived: the caller reads the employee back first."""
+        self._http.request(
+            "POST",
+            f"/employees/{quote(employee_id, safe='')}/start-date",
+            endpoint=ENDPOINT_START_DATE,
+            idempotent=False,
+            json={"startDate": start_date, "reason": reason},
+        )
+
+    def update_fields(self, employee_id: str, fields: dict[str, str]) -> bool:
+        """PUT /people/{id} (PATCH-like: only ``fields``). True when HiBob changed something
+        (200); False on 304, which means nothing changed, or a wrong field or shape: the
+        caller reads back to tell which. Setting the same values again is harmless."""
+        answer = self._http.request(
+            "PUT",
+            f"/people/{quote(employee_id, safe='')}",
+            endpoint=ENDPOINT_UPDATE,
+            idempotent=True,
+            json=fields,
+            accept=frozenset({304}),
+        )
+        return answer.status_code != 304
+
+    def read_employee(self, employee_id: str) -> dict[str, str] | None:
+        """The employee's firstName, surname and startDate as HiBob has them now (reads may
+        lag a write by up to 20 s), by one search on root.id; None if not found."""
+        body = {
+            "fields": ["root.id", *READ_BACK],
+            "filters": [{"fieldPath": "root.id", "operator": "equals", "values": [employee_id]}],
+            "showInactive": True,
+        }
+        resp = self._http.request(
+            "POST", "/people/search", endpoint=ENDPOINT_SEARCH, idempotent=True, json=body
+        )
+        return parse_employee_fields(parse_json(resp, API, ENDPOINT_SEARCH), employee_id)
 
     def named_list(self, name: str) -> list[str]:
         resp = self._http.request(

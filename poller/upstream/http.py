@@ -158,13 +158,15 @@ class HttpClient:
         json: object | None = None,
         data: BodyFactory | None = None,
         headers: dict[str, str] | None = None,
+        accept: frozenset[int] = frozenset(),
     ) -> Answer:
         """Call ``base_url + path``; the answer's body is read whole, up to the size cap.
         Redirects are not followed: requests would carry custom auth headers (X-API-KEY) to
         the new host, and the APIs don't redirect.
 
         ``data`` makes a streamed body (and its Content-Type); it is called once per
-        attempt, so that a retry sends the whole body again."""
+        attempt, so that a retry sends the whole body again. ``accept``: statuses that are
+        answers, not errors (HiBob's 304 "nothing changed")."""
         if not path.startswith("/"):
             raise ValueError("path must start with '/'")
         answer = self._send(
@@ -178,6 +180,7 @@ class HttpClient:
                 "json": json,
                 "data": data,
                 "headers": {**self._headers, **(headers or {})},
+                "accept": accept,
             },
             stream=False,
         )
@@ -286,7 +289,8 @@ class HttpClient:
             return _Failure(*self._translate(exc, endpoint))
         self._correct(endpoint, resp.headers)
         status = resp.status_code
-        if status < 300 or (stream and status < 400):  # a streamed GET's 3xx is the caller's
+        # A streamed GET's 3xx is the caller's to follow (or not).
+        if status < 300 or status in options.get("accept", ()) or (stream and status < 400):
             if stream:
                 return resp
             try:

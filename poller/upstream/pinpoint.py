@@ -45,6 +45,8 @@ UNKNOWN_COMMENT_ID = "posted (id unknown)"
 # Applications of confidential jobs are left out unless asked for: always ask.
 JOB_VISIBILITY = "external,internal,private_job,confidential"
 APPLICATION_INCLUDE = "job,job.location,job.department,offers,stage"
+# A listing brings what the watch compares after a hire, with no request per hire.
+LISTING_INCLUDE = "job,job.location,job.department,offers"
 JSONAPI = "application/vnd.api+json"
 MAX_PAGE_SIZE = 1000
 # A server that ignores page[number] would otherwise be paged forever.
@@ -54,13 +56,15 @@ BASIC_TYPE_FILTER = "filter[stage_basic_type]"
 UPDATED_FILTER = "filter[updated_at][gt]"  # [gt] and [lt] are the documented operators
 VISIBILITY_FILTER = "filter[job_visibility]"
 SORT = "sort"
+INCLUDE = "include"
 # What a listing can do without, in the order tried when a 400 doesn't say what it refuses.
-OPTIONAL_PARAMETERS = (SORT, UPDATED_FILTER, BASIC_TYPE_FILTER)
+OPTIONAL_PARAMETERS = (SORT, INCLUDE, UPDATED_FILTER, BASIC_TYPE_FILTER)
 _MENTIONS = {
     BASIC_TYPE_FILTER: "stage_basic_type",
     UPDATED_FILTER: "updated_at",
     VISIBILITY_FILTER: "job_visibility",
     SORT: "sort",
+    INCLUDE: "include",
 }
 
 # The key scope each endpoint needs (Pinpoint: Settings > API Keys), for 403 messages.
@@ -218,6 +222,7 @@ class PinpointClient:
             BASIC_TYPE_FILTER: HIRED,
             VISIBILITY_FILTER: JOB_VISIBILITY,
             SORT: "-updated_at",
+            INCLUDE: LISTING_INCLUDE,
         }
         if updated_since is not None:
             since = updated_since if updated_since.tzinfo else updated_since.replace(tzinfo=UTC)
@@ -231,6 +236,14 @@ class PinpointClient:
                     "/applications", ENDPOINT_APPLICATIONS, params, parse_listing_page, tally
                 )
                 break
+            except AuthError as exc:
+                # A key without read of what the listing includes (jobs, offers, ...): list
+                # without it; the watch then fetches hires on their own.
+                if exc.status != 403 or INCLUDE not in params:
+                    raise
+                params.pop(INCLUDE)
+                newly.append(RefusedFilter(INCLUDE, exc.message))
+                log.warning("pinpoint.filter_refused", parameter=INCLUDE, error=exc.message)
             except PermanentError as exc:
                 if exc.status != 400:
                     raise

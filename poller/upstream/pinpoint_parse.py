@@ -12,11 +12,13 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from poller.errors import InvalidResponse
 from poller.models import Application, Attachment, Comment, HireSummary, Job, Stage
 from poller.upstream.wire import (
     ApplicationAttributes,
     ApplicationDocument,
     ApplicationPage,
+    ApplicationResource,
     CommentsPage,
     CreatedDocument,
     JobAttributes,
@@ -82,8 +84,12 @@ def _ref_id(rel: Any) -> str | None:
 
 
 def parse_listing_page(body: object) -> list[HireSummary]:
-    """One page of GET /applications: ids from the attributes, else from included data."""
+    """One page of GET /applications: ids from the attributes, else from included data.
+    A row whose job (with its location and department) and offers are included also carries
+    the application as the single fetch would give it (``observed``), else None."""
     page = _part(ApplicationPage, body, ENDPOINT_APPLICATIONS)
+    raw_rows = body.get("data") if isinstance(body, dict) else None
+    included = _Included(page.included)
     return [
         HireSummary(
             id=row.id,
@@ -91,9 +97,37 @@ def parse_listing_page(body: object) -> list[HireSummary]:
             stage_id=row.attributes.stage_id or _ref_id(row.relationships.stage),
             job_id=row.attributes.job_id or _ref_id(row.relationships.job),
             hired_at=row.attributes.hired_at,
+            observed=_observed(raw_rows[i], included) if isinstance(raw_rows, list) else None,
         )
-        for row in page.data
+        for i, row in enumerate(page.data)
     ]
+
+
+def _has_data(relationships: object, name: str) -> bool:
+    rel = relationships.get(name) if isinstance(relationships, dict) else None
+    return isinstance(rel, dict) and "data" in rel
+
+
+def _observed(raw: object, included: _Included) -> Application | None:
+    """The listed application in full, when the listing brought everything the watch needs
+    (it may have been refused its include, or ignored it); None otherwise, or when a part of
+    it doesn't parse (the hire is then fetched on its own at the next full listing)."""
+    if not isinstance(raw, dict):
+        return None
+    attrs, rels = raw.get("attributes"), raw.get("relationships")
+    if not isinstance(attrs, dict) or not {"first_name", "last_name", "email"} <= attrs.keys():
+        return None
+    job_ref = rels.get("job", {}).get("data") if isinstance(rels, dict) else None
+    found = included.get("jobs", str(job_ref.get("id"))) if isinstance(job_ref, dict) else None
+    if found is None or not _has_data(rels, "offers"):
+        return None
+    job_rels = found[1].relationships
+    if not (_has_data(job_rels, "location") and _has_data(job_rels, "department")):
+        return None
+    try:
+        return _application(_part(ApplicationResource, raw, ENDPOINT_APPLICATIONS), included)
+    except InvalidResponse:
+        return None
 
 
 class _Included:
@@ -137,11 +171,14 @@ def parse_application(body: object) -> Application:
     """GET /applications/{id} with attachments, and job, job.location, job.department,
     offers and stage included."""
     doc = _part(ApplicationDocument, body, ENDPOINT_APPLICATION)
+    return _application(doc.data, _Included(doc.included))
+
+
+def _application(data: ApplicationResource, included: _Included) -> Application:
     attrs = _part(
-        ApplicationAttributes, doc.data.attributes, ENDPOINT_APPLICATION, ("data", "attributes")
+        ApplicationAttributes, data.attributes, ENDPOINT_APPLICATION, ("data", "attributes")
     )
-    rels = doc.data.relationships
-    included = _Included(doc.included)
+    rels = data.relationships
     job_id = attrs.job_id or _ref_id(rels.job)
     title = location = department = None
     found_job = included.get("jobs", job_id)
@@ -169,7 +206,7 @@ def parse_application(body: object) -> Application:
         if a.context and a.url
     )
     return Application(
-        id=doc.data.id,
+        id=data.id,
         first_name=attrs.first_name,
         last_name=attrs.last_name,
         email=attrs.email,
@@ -188,7 +225,7 @@ def parse_application(body: object) -> Application:
         stage_id=stage_id,
         stage_name=stage_name,
         stage_basic_type=stage_type,
-        attributes={k: v for k, v in doc.data.attributes.items() if k != "attachments"},
+        attributes={k: v for k, v in data.attributes.items() if k != "attachments"},
     )
 
 

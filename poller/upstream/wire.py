@@ -247,6 +247,18 @@ class SearchAnswer(Wire):
     employees: list[SearchEmployee]
 
 
+class EmployeeFieldsItem(SearchEmployee):
+    """A search answer's employee with the fields a read-back asks for, keyed by path."""
+
+    first_name: FieldValue | None = Field(None, alias="/root/firstName")
+    surname: FieldValue | None = Field(None, alias="/root/surname")
+    start_date: FieldValue | None = Field(None, alias="/work/startDate")
+
+
+class EmployeeFields(Wire):
+    employees: list[EmployeeFieldsItem]
+
+
 class DocInner(Wire):
     id: Id | None = None
     name: str

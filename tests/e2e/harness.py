@@ -8,10 +8,10 @@ from typing import Any
 
 from poller.config import Settings, load_settings
 from poller.cycle import Cycle, CycleResult
-from poller.flow import Services
 from poller.loop.wiring import build_ledger, build_services
 from poller.sandbox import Sandbox
 from poller.sandbox.data import MAPPING
+from poller.services import Services
 from poller.store.ledger import Ledger
 from tests.support.config import merged, secrets_env, toml_dumps
 

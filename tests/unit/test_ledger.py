@@ -161,7 +161,7 @@ def test_migrations_build_exactly_the_schema_module(db_url: str) -> None:
     assert diff == []
 
 
-@pytest.mark.parametrize("start", ["0001", "0002", "0003"])
+@pytest.mark.parametrize("start", ["0001", "0002", "0003", "0004"])
 def test_an_older_database_upgrades_in_place_keeps_its_rows_and_claims_them(
     db_url: str, start: str
 ) -> None:
@@ -202,6 +202,10 @@ def test_an_older_database_upgrades_in_place_keeps_its_rows_and_claims_them(
     assert led.flag_unhired("kept", "Rejected", now=NOW)
     discover(led, [HireSummary("new", NOW, hired_at=NOW)], now=NOW, settle=timedelta(minutes=10))
     assert led.get("new").state == "settling"  # type: ignore[union-attr]
+    # After the hire: the kept row is watched from its first sighting (no `watched` yet).
+    assert kept.watched is None and led.changes_of("kept") == []
+    assert led.record_sighting("kept", old=None, new="{}", changes=[], now=NOW) == []
+    assert led.open_changes() == (0, None)
     led.dispose()
 
 

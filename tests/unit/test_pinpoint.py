@@ -241,6 +241,7 @@ def test_list_hired_asks_by_basic_type_since_the_watermark(
         "filter[job_visibility]": "external,internal,private_job,confidential",
         "filter[updated_at][gt]": "2025-02-01T12:00:00+00:00",
         "sort": "-updated_at",
+        "include": "job,job.location,job.department,offers",
         "page[number]": "1",
         "page[size]": "2",
     }
@@ -369,16 +370,19 @@ def test_a_refusal_that_names_nothing_drops_optional_parameters_in_turn(
     vague = {"errors": [{"code": "bad_request", "status": "400", "title": "Bad Request"}]}
     mocked.get(f"{BASE}/applications", status=400, json=vague)  # with sort
     mocked.get(f"{BASE}/applications", status=400, json=vague)  # without sort
+    mocked.get(f"{BASE}/applications", status=400, json=vague)  # without the include
     mocked.get(f"{BASE}/applications", json={"data": []})  # without the updated filter either
     listing = make_client().list_hired(datetime(2025, 2, 1, tzinfo=UTC), hired_stage_ids=never)
-    assert [r.parameter for r in listing.refused] == ["sort", "filter[updated_at][gt]"]
-    assert query(mocked.calls[2])["filter[stage_basic_type]"] == "hired"
+    # Cheapest first: the order, then the watch's include (hires are then fetched at the daily
+    # full listing), then the updated_at filter (every listing is then a full one).
+    assert [r.parameter for r in listing.refused] == ["sort", "include", "filter[updated_at][gt]"]
+    assert query(mocked.calls[3])["filter[stage_basic_type]"] == "hired"
 
 
 def test_a_refusal_that_names_nothing_and_never_heals_is_raised(
     mocked: responses.RequestsMock,
 ) -> None:
-    for _ in range(4):
+    for _ in range(5):
         mocked.get(f"{BASE}/applications", status=400, json={"errors": [{"title": "Bad"}]})
     with pytest.raises(PermanentError) as info:
         make_client().list_hired(datetime(2025, 2, 1, tzinfo=UTC), hired_stage_ids=frozenset)

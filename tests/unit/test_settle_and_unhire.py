@@ -101,8 +101,8 @@ def test_flags_are_raised_once_listed_by_unhired_cleared_by_ack_and_not_raised_a
     row = ledger.get("1")
     assert row is not None and (row.state, row.unhired_stage) == ("done", "Rejected")
 
-    assert ledger.ack("1", now=NOW, note="HR terminated the record")
-    assert not ledger.ack("1", now=NOW, note=None)  # nothing left to acknowledge
+    assert ledger.ack("1", now=NOW, note="HR terminated the record") == (True, 0)
+    assert ledger.ack("1", now=NOW, note=None) == (False, 0)  # nothing left to acknowledge
     assert ledger.unhired_count() == 0 and ledger.unhire_candidates() == ["2"]
     events = ledger.events("1")
     assert [(e.step, e.outcome) for e in events][-2:] == [
