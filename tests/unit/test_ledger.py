@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, inspect, text
+from sqlalchemy import bindparam, event, inspect, text
 
 from poller.errors import LeaseLost, StoreError
 from poller.models import HireSummary
 from poller.store.ledger import Ledger
+from poller.store.schema import UTCDateTime
 from tests.support.ledger import discover
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
@@ -179,13 +180,14 @@ def test_an_older_database_upgrades_in_place_keeps_its_rows_and_claims_them(
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, start)
         # What the older release wrote: the columns every revision has.
+        # Bound as the ledger binds it: Python 3.12 deprecates sqlite3's default adapter.
         conn.execute(
             text(
                 "INSERT INTO processed_applications (application_id, state, attempts, "
                 "hibob_employee_id, created_at, updated_at) "
                 "VALUES ('old', 'pending', 0, NULL, :t, :t), ('kept', 'done', 1, '42', :t, :t)"
-            ),
-            {"t": NOW.replace(tzinfo=None)},
+            ).bindparams(bindparam("t", type_=UTCDateTime())),
+            {"t": NOW},
         )
     assert not led.schema_current()
     led.migrate_if_needed()
