@@ -232,6 +232,7 @@ class _Sync:
             message=f"{self.change.field}: {message}" if message else self.change.field,
             **values,
         )
+        crashpoint(f"checkpoint:change:{outcome}")
 
     def _synced(self, message: str, **row_values: Any) -> str:
         now = self.svc.clock()
