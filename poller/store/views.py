@@ -10,7 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, or_, select
 
-from poller.models import UNHIRED, Record, State, utcnow
+from poller.models import CHANGED, UNHIRED, Record, State, utcnow
+from poller.store.changes import has_open_change
 from poller.store.ledger import Ledger
 from poller.store.schema import processed_applications as apps_t
 from poller.store.statements import store_errors
@@ -71,6 +72,8 @@ def search(
     conditions: list[ColumnElement[bool]] = []
     if state == UNHIRED:
         conditions.append(apps_t.c.unhired_at.is_not(None))
+    elif state == CHANGED:
+        conditions.append(has_open_change())
     elif state:
         conditions.append(apps_t.c.state == state)
     query = (query or "").strip()[:MAX_QUERY_LENGTH]

@@ -26,9 +26,16 @@ from werkzeug.wrappers import Request, Response
 
 from poller.errors import StoreError
 from poller.hosts import is_loopback_host
-from poller.models import UNHIRED
+from poller.models import CHANGED, UNHIRED
 from poller.redact import redact
-from poller.report import TABLE_COLUMNS, history_rows, row_fields, row_notes, status_data
+from poller.report import (
+    TABLE_COLUMNS,
+    change_rows,
+    history_rows,
+    row_fields,
+    row_notes,
+    status_data,
+)
 from poller.store.views import MAX_QUERY_LENGTH, hires_per_day, search
 
 if TYPE_CHECKING:
@@ -198,7 +205,7 @@ class StatusApp:
             page=page,
             rows=[dict(row_fields(r)) for r in page.rows],
             columns=TABLE_COLUMNS,
-            states=[*self.ledger.counts(), UNHIRED],
+            states=[*self.ledger.counts(), UNHIRED, CHANGED],
             state=state or "",
             query=query,
             prev_link=link(number - 1) if number > 1 else None,
@@ -215,6 +222,7 @@ class StatusApp:
             app_id=app_id,
             fields=row_fields(rec),
             notes=row_notes(rec),
+            changes=change_rows(self.ledger.changes_of(app_id)),
             history=history_rows(self.ledger.events(app_id)),
         )
 

@@ -170,3 +170,42 @@ def test_the_web_package_never_imports_sqlalchemy_or_requests() -> None:
             )
             for name in names:
                 assert name.split(".")[0] not in {"sqlalchemy", "requests"}, (path, name)
+
+
+def test_open_changes_are_a_filter_a_count_and_a_table_on_the_row(sqlite_url: str) -> None:
+    writer = Ledger(sqlite_url)
+    writer.migrate()
+    with writer.engine.begin() as conn:
+        conn.execute(
+            insert(apps_t),
+            [
+                {
+                    "application_id": app,
+                    "state": "done",
+                    "attempts": 1,
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                    "hibob_employee_id": f"e{app}",
+                }
+                for app in ("201", "202")
+            ],
+        )
+    flagged = ("email", "a@x.com", "<b>@x.com", "flagged", "look at it", None)
+    synced = ("start_date", "2026-04-01", "2026-04-15", "synced", None, None)
+    writer.record_sighting("201", old=None, new="a", changes=[flagged, synced], now=NOW)  # type: ignore[list-item]
+    writer.record_sighting("202", old=None, new="a", changes=[synced], now=NOW)  # type: ignore[list-item]
+    writer.dispose()
+    reader = Ledger(sqlite_url, read_only=True)
+    try:
+        c = client(reader)
+        index = c.get("/").get_data(as_text=True)
+        assert '<td class="num" data-state="changed">1</td>' in index
+        listed = c.get("/applications?state=changed").get_data(as_text=True)
+        assert 'href="/applications/201"' in listed and 'href="/applications/202"' not in listed
+        row = c.get("/applications/201").get_data(as_text=True)
+        assert 'data-field="email" data-action="flagged"' in row
+        assert "&lt;b&gt;@x.com" in row and "<b>@x.com" not in row
+        assert 'data-field="start_date" data-action="synced"' in row
+        assert 'class="change-open' not in c.get("/applications/202").get_data(as_text=True)
+    finally:
+        reader.dispose()
