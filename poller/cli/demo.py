@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -15,6 +16,7 @@ from poller.loop.wiring import build_ledger, build_services
 from poller.models import EmployeeLink, State
 from poller.report import render_rows
 from poller.sandbox import Sandbox
+from poller.store.ledger import Ledger
 
 DEMO_CONFIG = """
 [pinpoint]
@@ -90,10 +92,13 @@ def run_demo(*, hires: int, seed: int) -> int:
             if r.state == State.DONE and r.employee_link == EmployeeLink.CREATED
         )
         sb.pinpoint.move_application(unhired, "Rejected")
+        # After the hire: one offer's start date moves two weeks, one candidate's email changes.
+        moved, emailed = _after_the_hire(sb, ledger, skip=unhired)
         sb.clock.advance(11 * 60)
         second = cycle.run()
         audit = sb.audit()
         rerun_writes = audit.write_requests() - writes_before
+        start_writes = sum(audit.start_date_writes_per_employee().values())
         if not (first.ok and second.ok):
             click.echo(f"poller demo: a cycle failed: {first.error or second.error}", err=True)
             return 1
@@ -125,9 +130,42 @@ def run_demo(*, hires: int, seed: int) -> int:
             "full listing flagged it (`poller list --state unhired`); the HiBob employee is left "
             f"for HR to decide, and `poller ack {unhired}` clears the flag."
         )
+        for change in ledger.changes_of(moved):
+            click.echo(
+                f"A moved start date: application {moved}'s offer now starts on "
+                f"{change.new_value} (was {change.old_value}). The second cycle saw it and wrote "
+                f"it to HiBob: {change.action} (`poller show {moved}`)."
+            )
+        for change in ledger.changes_of(emailed):
+            click.echo(
+                f"A changed email: application {emailed} now has {change.new_value} in "
+                f"Pinpoint. It is {change.action}, not written: a new HiBob email sends the "
+                "employee an invitation, so a person decides (`poller list --state changed`, "
+                f"then `poller ack {emailed}`)."
+            )
         click.echo(
-            f"The second cycle made {rerun_writes} write requests: every hire is recorded in "
-            "the ledger and is processed exactly once."
+            f"The second cycle made {rerun_writes} write request(s), {start_writes} of them the "
+            "moved start date: every hire is recorded in the ledger and is processed exactly "
+            "once, and every change once."
         )
         ledger.dispose()
     return 0
+
+
+def _after_the_hire(sb: Sandbox, ledger: Ledger, *, skip: str) -> tuple[str, str]:
+    """Two processed hires other than ``skip``: the first whose employee hasn't started gets
+    an accepted offer two weeks later, the other a new email. Returns their ids."""
+    today = sb.clock.now().date()
+    done = [
+        r
+        for r in ledger.rows(limit=0)
+        if r.state == State.DONE and r.application_id != skip and r.hibob_employee_id
+    ]
+    moved, start = next((r, r.start_date) for r in done if r.start_date and r.start_date > today)
+    later = (start + timedelta(days=14)).isoformat()
+    sb.pinpoint.add_offer(moved.application_id, later, "accepted")
+    emailed = next(r for r in done if r.application_id != moved.application_id)
+    sb.pinpoint.edit_candidate(
+        emailed.application_id, email=f"new.{emailed.application_id}@example.com"
+    )
+    return moved.application_id, emailed.application_id

@@ -200,13 +200,16 @@ def test_long_running_loop_stops_cleanly_on_sigterm(tmp_path: Path, sandbox: San
 
 
 def test_demo_tells_the_whole_story_with_no_credentials() -> None:
-    """`poller demo`: both simulators, a batch, a mis-click inside the settle window and an
-    un-hire after processing, and a second cycle that writes nothing."""
+    """`poller demo`: both simulators, a batch, a mis-click inside the settle window, an
+    un-hire after processing, a moved start date written to HiBob and an email change
+    flagged, and a second cycle that writes nothing else."""
     out = poller("demo", timeout=120)
     assert out.returncode == 0, out.stderr
     text = " ".join(out.stdout.split())
     assert re.search(r"Found \d+ hires in Pinpoint \(confidential jobs included\)", text)
     assert "within the 10-minute settle window. It is withdrawn: nobody was created" in text
     assert re.search(r"An un-hire: application \d+ was moved to Rejected after", text)
-    assert "The second cycle made 0 write requests" in text
+    assert re.search(r"offer now starts on [\d-]+ \(was [\d-]+\)\. .* HiBob: synced", text)
+    assert re.search(r"A changed email: application \d+ .* It is flagged, not written", text)
+    assert "The second cycle made 1 write request(s), 1 of them the moved start date" in text
     assert "Traceback" not in out.stderr
