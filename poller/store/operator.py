@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select, update
 
 from poller.models import CVStatus, State
 from poller.store.changes import ack_changes
+from poller.store.schema import application_changes as changes_t
 from poller.store.schema import application_events as events_t
 from poller.store.schema import processed_applications as apps_t
 from poller.store.statements import StoreBase, record_event, store_errors
@@ -71,10 +72,18 @@ class OperatorActions(StoreBase):
             n = conn.execute(
                 update(apps_t)
                 .where(apps_t.c.application_id == app_id)
-                .values(candidate_name=None, email=None, last_error=None, updated_at=now)
+                .values(
+                    candidate_name=None, email=None, last_error=None, watched=None, updated_at=now
+                )
             ).rowcount
             if n:
                 conn.execute(delete(events_t).where(events_t.c.application_id == app_id))
+                # What changed after the hire held names and emails: the facts stay.
+                conn.execute(
+                    update(changes_t)
+                    .where(changes_t.c.application_id == app_id)
+                    .values(old_value=None, new_value=None, payload=None, note=None)
+                )
                 record_event(
                     conn, app_id, now, "operator", "purged", message="personal data removed"
                 )

@@ -22,6 +22,9 @@ def test_purge_asks_first_then_removes_the_personal_data(tmp_path: Path) -> None
         sb.pinpoint.add_hire("Other", "Person", "other.person@example.com")
         cfg = write_config(home / "config.toml", sb, f"sqlite:///{home}/poller.db")
         assert run_poller("run", "--once", config=cfg, env=secrets_env(sb)).returncode == 0
+        # A change after the hire: the old and new names are in application_changes too.
+        sb.pinpoint.edit_candidate(app_id, last_name="Quartermaine-Vance")
+        assert run_poller("run", "--once", config=cfg, env=secrets_env(sb)).returncode == 0
     personal = {"email": "persephone.q@example.com", "name": "Quartermaine"}
     assert scan(files_under(home), personal)  # it is there before the purge
 
@@ -37,6 +40,9 @@ def test_purge_asks_first_then_removes_the_personal_data(tmp_path: Path) -> None
     assert shown["email"] is None and shown["candidate_name"] is None
     assert shown["state"] == "done" and shown["hibob_employee_id"]  # the fact stays
     assert [e["outcome"] for e in shown["history"]] == ["purged"]
+    assert [(c["field"], c["old_value"], c["new_value"]) for c in shown["changes"]] == [
+        ("name", None, None)
+    ]
     assert scan(files_under(home), personal) == []
     ledger = Ledger(f"sqlite:///{home}/poller.db")
     try:  # only the one row was touched
