@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from poller import metrics
 from poller.sandbox import Sandbox
 from poller.sandbox.data import LONDON
 from tests.e2e.harness import Poller, make_poller
@@ -49,6 +50,15 @@ def days(n: int, today: date) -> str:
     return (today + timedelta(days=n)).isoformat()
 
 
+def counted(field: str, action: str) -> float:
+    labels = {"field": field, "action": action}
+    return metrics.REGISTRY.get_sample_value("poller_changes_total", labels) or 0.0
+
+
+COUNTED = [("start_date", "synced"), ("name", "synced"), ("email", "flagged"), ("job", "flagged")]
+COUNTED += [("start_date", "flagged"), ("name", "flagged")]
+
+
 def changes_of(p: Poller, app_id: str) -> list[tuple[str, str | None, str | None, str]]:
     return [(c.field, c.old_value, c.new_value, c.action) for c in p.ledger.changes_of(app_id)]
 
@@ -73,6 +83,7 @@ def test_changes_after_the_hire_are_synced_or_flagged_once(
         assert {r.state for r in rows.values()} == {"done"}
         employee = {app: rows[app].hibob_employee_id for app in rows}
         before = sb.audit()
+        count_before = {key: counted(*key) for key in COUNTED}
 
         sb.clock.advance(3600)  # the hires' updated_at leave the listing's overlap window
         assert p.run().ok
@@ -123,6 +134,10 @@ def test_changes_after_the_hire_are_synced_or_flagged_once(
         assert p.ledger.get(moved).start_date.isoformat() == days(44, today)  # type: ignore[union-attr]
         assert p.ledger.get(misspelt).candidate_name == "Grace Hopper"  # type: ignore[union-attr]
         assert p.ledger.open_changes()[0] == 4
+        assert {key: counted(*key) - count_before[key] for key in COUNTED} == dict.fromkeys(
+            COUNTED, 1.0
+        )
+        assert metrics.REGISTRY.get_sample_value("poller_change_flags") == 4
 
         cfg = tmp_path / "config.toml"
         env = secrets_env(sb)
