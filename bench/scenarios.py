@@ -39,6 +39,8 @@ class Options:
     process_log_level: str
     process_repeat: int
     cold_repeat: int
+    watch_hires: int = 1000
+    watch_changes: int = 10
 
 
 def median(values: list[float]) -> float:
@@ -342,6 +344,81 @@ def process_costs(dbs: Databases, workdir: Path, opts: Options) -> dict[str, Any
         "cpu_ms_per_hire_net": median([r["cpu_ms_per_hire_net"] for r in runs]),
         "maxrss_mb": max(r["maxrss_mb"] for r in runs),
         "runs": runs,
+    }
+
+
+def _requests(sim: SimProcess, since: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Requests so far (the audit is cumulative), less those of ``since``."""
+    audit = sim.audit()
+    by_endpoint = dict(audit["requests_by_endpoint"])
+    total = int(audit["requests"]["total"])
+    if since is not None:
+        total -= since["total"]
+        by_endpoint = {
+            k: n - since["by_endpoint"].get(k, 0)
+            for k, n in by_endpoint.items()
+            if n - since["by_endpoint"].get(k, 0)
+        }
+    return {"total": total, "by_endpoint": by_endpoint}
+
+
+WRITES = ("hibob POST /employees/{id}/start-date", "hibob PUT /people/{id}")
+
+
+def watch_run(dbs: Databases, workdir: Path, opts: Options, *, touch: bool) -> dict[str, Any]:
+    """`watch_hires` processed hires, watched; then `watch_changes` moved start dates and as
+    many corrected surnames. What a quiet poll, the next cycle and the daily full listing cost
+    in requests, when Pinpoint moves updated_at on such edits (`touch`) and when it doesn't.
+    The hires were last updated two days ago, so no listing's overlap window brings them."""
+    hires, k = opts.watch_hires, opts.watch_changes
+    with _sim(600 + touch, opts.latency_ms) as sim:
+        sim.configure("pinpoint", {"edits_touch_updated_at": touch})
+        ids = sim.add_old_hires(hires, age=timedelta(days=2))
+        db_url = dbs.fresh("watch")
+        extra = BACKFILL_ALL | {"hibob": {"update_per_minute": 0}}
+        setup = PollerSetup(sim, db_url, workdir, extra)
+        overrides = {"POLLER_WORKER__CONCURRENCY": str(opts.concurrency)}
+        setup.run_once(timeout=_timeout(hires), overrides=overrides)  # processed: now watched
+        _check_exactly_once(sim.audit(), hires)
+        sim.reset_audit()
+        _, quiet_summary = setup.run_once(timeout=RUN_TIMEOUT_BASE_S)
+        quiet_cost = _requests(sim)
+        later = (datetime.now(UTC).date() + timedelta(days=60)).isoformat()
+        for app_id in ids[:k]:
+            sim.add_offer(app_id, later)
+        for app_id in ids[k : 2 * k]:
+            sim.edit_candidate(app_id, last_name="Corrected")
+        sim.reset_audit()
+        _, next_summary = setup.run_once(timeout=RUN_TIMEOUT_BASE_S)
+        next_cost = _requests(sim)
+        _mark_processed(db_url, full_listing_age=timedelta(days=2))  # the daily full listing
+        _, full_summary = setup.run_once(timeout=_timeout(hires, 0.05))
+        full_cost = _requests(sim, since=next_cost)
+        audit = sim.audit()
+    writes = sum(c["by_endpoint"].get(e, 0) for c in (next_cost, full_cost) for e in WRITES)
+    return {
+        "hires": hires,
+        "changes": 2 * k,
+        "edits_touch_updated_at": touch,
+        "quiet": quiet_cost | {"watch": quiet_summary.get("watch")},
+        "next_cycle": next_cost
+        | {"watch": next_summary.get("watch"), "synced": next_summary.get("synced")},
+        "daily_full_listing": full_cost
+        | {"watch": full_summary.get("watch"), "synced": full_summary.get("synced")},
+        "writes": writes,
+        "writes_per_change": writes / (2 * k),
+        "start_date_writes": sum(audit["start_date_writes_per_employee"].values()),
+        "name_writes": sum(audit["name_writes_per_employee"].values()),
+    }
+
+
+def watch(dbs: Databases, workdir: Path, opts: Options) -> dict[str, Any]:
+    return {
+        "latency_ms": opts.latency_ms,
+        "runs": {
+            "updated_at moves": watch_run(dbs, workdir, opts, touch=True),
+            "updated_at stays": watch_run(dbs, workdir, opts, touch=False),
+        },
     }
 
 

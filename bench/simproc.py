@@ -145,6 +145,18 @@ class SimProcess:
             ids += self._control("pinpoint", "/hires", {"hires": specs})["ids"]
         return ids
 
+    def configure(self, api: str, settings: dict[str, Any]) -> None:
+        self._control(api, "/config", settings)
+
+    def add_offer(self, application_id: str, start_on: str, status: str = "accepted") -> None:
+        """An offer on the application (an accepted one moves its start date)."""
+        body = {"application_id": application_id, "start_on": start_on, "status": status}
+        self._control("pinpoint", "/offers", body)
+
+    def edit_candidate(self, application_id: str, **fields: str) -> None:
+        """first_name, last_name or email, as a recruiter's correction in Pinpoint."""
+        self._control("pinpoint", "/candidate", {"application_id": application_id, **fields})
+
     def reset_audit(self) -> None:
         self._control("pinpoint", "/reset-audit", {})
 
