@@ -18,7 +18,9 @@ from poller.discovery import Discovery, DiscoveryResult
 from poller.errors import CycleAborted, PollerError, StoreError
 from poller.flow import Services, process
 from poller.models import Outcome
+from poller.notices import Notifier
 from poller.redact import redact
+from poller.upstream.notify import targets
 from poller.watch import Watch, WatchResult
 
 log = structlog.get_logger("poller.cycle")
@@ -43,6 +45,7 @@ class CycleResult:
     outcomes: dict[str, int] = field(default_factory=dict)
     watch: WatchResult | None = None
     synced: dict[str, int] = field(default_factory=dict)  # change writes to HiBob, by outcome
+    notified: dict[str, int] = field(default_factory=dict)  # messages, by outcome
     error: str | None = None
     stopped_early: bool = False
 
@@ -59,8 +62,16 @@ class Cycle:
     def __init__(self, svc: Services, stop: threading.Event | None = None) -> None:
         self.svc = svc
         self.stop = stop or threading.Event()
-        self.discovery = Discovery(svc.settings, svc.pinpoint, svc.ledger)
+        self.discovery = Discovery(svc.settings, svc.pinpoint, svc.ledger, svc.notify)
         self.watch = Watch(svc, f"{PROCESS_ID}/changes")
+        self.notifier = Notifier(
+            svc.ledger,
+            targets(svc.settings.notify_targets()),
+            worker=PROCESS_ID,
+            clock=svc.clock,
+            public_url=svc.settings.web.public_url,
+            lease_seconds=svc.settings.worker.lease_seconds,
+        )
 
     def run(self, *, backfill_since: datetime | None = None) -> CycleResult:
         cycle_id = uuid.uuid4().hex[:12]
@@ -76,6 +87,7 @@ class Cycle:
             )
             result.outcomes = self._work(cycle_id)
             result.synced = self.watch.sync(stop=self.stop)
+            result.notified = self._notify()
             result.stopped_early = self.stop.is_set()
             result.ok = True
         except CycleAborted as exc:
@@ -142,6 +154,15 @@ class Cycle:
             if err is not None:  # StoreError from a claim, or a bug in the pool itself
                 raise err
         return outcomes
+
+    def _notify(self) -> dict[str, int]:
+        """After the cycle's work: a target that is down, or a store that fails just now,
+        delays the messages, never a hire, and doesn't fail the cycle."""
+        try:
+            return self.notifier.deliver()
+        except StoreError as exc:
+            log.warning("notify.deferred", error=str(exc))
+            return {"deferred": 1}
 
     def _record_outcome(self, result: CycleResult) -> None:
         """One short upsert; a store that is down (often why the cycle failed) only warns."""

@@ -148,10 +148,17 @@ class DiscoveryResult:
 class Discovery:
     """Keeps the hired-stage resolution and the filter support between cycles."""
 
-    def __init__(self, settings: Settings, pinpoint: PinpointClient, ledger: Ledger) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        pinpoint: PinpointClient,
+        ledger: Ledger,
+        notify: frozenset[str] = frozenset(),
+    ) -> None:
         self.settings = settings
         self.pinpoint = pinpoint
         self.ledger = ledger
+        self.notify = notify  # the events the people who act are told of
         self._stages: HiredStages | None = None
         self._stage_age = 0
         # The last run's listing, and whether it listed every hire (for the watch).
@@ -274,7 +281,8 @@ class Discovery:
                 continue
             stage = self._left_for(app_id)
             crashpoint("after:unhire_fetch")
-            if stage is None or not self.ledger.flag_unhired(app_id, stage, now=now):
+            notify = "unhired" in self.notify
+            if stage is None or not self.ledger.flag_unhired(app_id, stage, now=now, notify=notify):
                 continue
             flagged += 1
             metrics.unhired_total.inc()

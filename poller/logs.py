@@ -33,7 +33,7 @@ __all__ = ["configure_logging"]
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 FORMATS = ("json", "text", "auto")
 # Libraries that are chatty at INFO; their warnings and errors still come through.
-NOISY_LOGGERS = ("alembic", "apscheduler", "urllib3", "requests", "sqlalchemy")
+NOISY_LOGGERS = ("alembic", "apscheduler", "urllib3", "requests", "sqlalchemy", "apprise")
 _SCALARS = (int, float, bool, type(None))
 # Values added by the chain itself, which can hold nothing to mask.
 _OWN_KEYS = frozenset({"timestamp", "level", "logger"})

@@ -72,3 +72,9 @@ oldest_open_change_age = Gauge(
     "Age of the oldest open change (0 when none)",
     registry=REGISTRY,
 )
+notifications_total = Counter(
+    "poller_notifications_total",
+    "Notification messages by outcome, per message and target: sent or failed",
+    ["outcome"],
+    registry=REGISTRY,
+)

@@ -265,6 +265,18 @@ class ChangeRecord:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """One event for the people who act (the notifications table), with the candidate."""
+
+    id: int
+    application_id: str
+    event: str  # failed, unhired, changed or done
+    summary: str | None
+    created_at: datetime
+    candidate_name: str | None
+
+
+@dataclass(frozen=True)
 class Event:
     at: datetime
     attempt: int

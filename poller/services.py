@@ -27,6 +27,8 @@ class Services:
     hibob: HibobClient
     cv_downloader: CVDownloader
     lists: HibobLists
+    # The events the people who act are told of (notify.events), or none when no target is set.
+    notify: frozenset[str] = frozenset()
     clock: Callable[[], datetime] = utcnow
     sleep: Callable[[float], None] = time.sleep
     rng: random.Random = field(default_factory=random.Random)

@@ -38,7 +38,14 @@ from poller.errors import (
     UpstreamError,
     reaction,
 )
-from poller.models import Application, ChangeAction, ChangeRecord, HireSummary, Record
+from poller.models import (
+    OPEN_ACTIONS,
+    Application,
+    ChangeAction,
+    ChangeRecord,
+    HireSummary,
+    Record,
+)
 from poller.services import Services
 
 log = structlog.get_logger("poller.watch")
@@ -121,7 +128,12 @@ class Watch:
                 (change.field, change.old_value, change.new_value, action, note, payload)
             )
         recorded = self.svc.ledger.record_sighting(
-            rec.application_id, old=rec.watched, new=stored, changes=decided, now=now
+            rec.application_id,
+            old=rec.watched,
+            new=stored,
+            changes=decided,
+            now=now,
+            notify="changed" in self.svc.notify,
         )
         crashpoint("checkpoint:change_seen")
         for item in recorded or ():
@@ -223,12 +235,15 @@ class _Sync:
 
     # -- outcomes ---------------------------------------------------------------------------
 
-    def _save(self, outcome: str, message: str | None = None, **values: Any) -> None:
+    def _save(
+        self, outcome: str, message: str | None = None, notify: str | None = None, **values: Any
+    ) -> None:
         self.svc.ledger.change_checkpoint(
             self.change,
             self.worker,
             now=self.svc.clock(),
             outcome=outcome,
+            notify=notify,
             message=f"{self.change.field}: {message}" if message else self.change.field,
             **values,
         )
@@ -256,7 +271,19 @@ class _Sync:
         return ChangeAction.SYNCED
 
     def _end(self, action: ChangeAction, note: str) -> str:
-        self._save(action, note, action=action, claimed_by=None, lease_expires_at=None, note=note)
+        change = self.change
+        told = None
+        if action in OPEN_ACTIONS and "changed" in self.svc.notify:
+            told = f"{change.field}: {change.old_value} -> {change.new_value}; {note} ({action})"
+        self._save(
+            action,
+            note,
+            notify=told,
+            action=action,
+            claimed_by=None,
+            lease_expires_at=None,
+            note=note,
+        )
         metrics.changes_total.labels(field=self.change.field, action=action).inc()
         log.warning(
             "application.change_not_synced",

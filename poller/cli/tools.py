@@ -92,3 +92,51 @@ def sandbox(pinpoint_port: int, hibob_port: int, seed: int, hires: int) -> None:
     from poller.sandbox import serve_forever
 
     serve_forever(pinpoint_port=pinpoint_port, hibob_port=hibob_port, seed=seed, hires=hires)
+
+
+@main.command()
+@click.option("--test", "send_test", is_flag=True, help="Send one test message to every target.")
+@click.pass_context
+def notify(ctx: click.Context, send_test: bool) -> None:
+    """Notifications to the people who act (POLLER_NOTIFY_URLS: Apprise URLs).
+
+    `--test` sends one test message to each target: exit 0 when all took it, 1 naming each
+    that didn't (by scheme and host only: the URLs carry tokens), 2 when no target is set or
+    a URL can't be read.
+    """
+    import socket
+
+    from poller.cli.base import EXIT_USAGE
+    from poller.upstream.notify import Sender, targets
+
+    if not send_test:
+        die("give --test (send one test message to every target)", EXIT_USAGE)
+    settings = load(ctx)
+    found = targets(settings.notify_targets())
+    if not found:
+        die(
+            "no notification target: set POLLER_NOTIFY_URLS (or POLLER_NOTIFY_URLS_FILE) to "
+            "Apprise URLs, separated by spaces or commas",
+            EXIT_USAGE,
+        )
+    sender = Sender()
+    unreadable = sender.malformed(found)
+    if unreadable:
+        die(
+            "can't read these notification URLs (an unknown scheme, or a part missing): "
+            + ", ".join(t.label for t in unreadable),
+            EXIT_USAGE,
+        )
+    title = "Pinpoint to HiBob poller: a test message"
+    body = (
+        f"A test from the poller on {socket.gethostname()}. Failed hires, un-hires and "
+        "changes after the hire will be told here."
+    )
+    failed = []
+    for target in found:
+        took = sender.send(target, title, body)
+        click.echo(f"{target.label}: {'sent' if took else 'NOT sent'}")
+        if not took:
+            failed.append(target.label)
+    if failed:
+        die(f"not taken by {', '.join(failed)} (see the log above for why)")

@@ -12,6 +12,7 @@ import re
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Literal
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import (
     BaseModel,
@@ -27,6 +28,7 @@ from poller.config.types import BaseURL, NonEmptyStr
 from poller.db_url import normalise_url
 from poller.errors import ConfigError
 from poller.fields import reserved_path_conflict, template_names
+from poller.hosts import is_loopback_host
 
 __all__ = [
     "CVSettings",
@@ -50,8 +52,31 @@ SECRET_ENV = {
     "pinpoint_api_key": "PINPOINT_API_KEY",
     "hibob_base64_token": "HIBOB_BASE64_TOKEN",
     "web_token": "POLLER_WEB_TOKEN",  # `poller web`: the password of its HTTP Basic auth
+    # Apprise URLs (slack://, msteams://, mailto://, json://...), separated by spaces, commas
+    # or lines: they carry tokens, so they are secrets.
+    "notify_urls": "POLLER_NOTIFY_URLS",
 }
 _FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def notify_secrets(urls: list[str]) -> list[str]:
+    """What to mask of notification URLs wherever it shows: each whole, and its token-looking
+    parts (the password, and path segments and query values of 8 characters or more)."""
+    secrets: list[str] = []
+    for url in urls:
+        secrets.append(url)
+        parts = urlsplit(url)
+        try:
+            password = parts.password
+        except ValueError:
+            password = None
+        if password:
+            secrets.append(password)
+        pieces = [*parts.path.split("/"), *(v for _, v in parse_qsl(parts.query))]
+        if parts.netloc and "@" not in parts.netloc and "." not in parts.netloc:
+            pieces.append(parts.netloc.split(":")[0])  # slack://TokenA/... puts a token here
+        secrets.extend(p for p in pieces if len(p) >= 8)
+    return secrets
 
 
 class _Section(BaseModel):
@@ -272,6 +297,33 @@ class WebSettings(_Section):
     host: NonEmptyStr = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)  # 0 = any free port (printed at start)
     page_size: int = Field(default=50, ge=1, le=500)  # rows per page of /applications
+    # Where people reach the page (https://...), for links in notifications; "" = no links.
+    public_url: str = ""
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value:
+            return ""
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("must be a URL like https://poller.example.com")
+        if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+            raise ValueError("must be https (plain http only on a loopback host)")
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise ValueError("must hold no credentials, query or fragment")
+        return value
+
+
+NotifyEvent = Literal["failed", "unhired", "changed", "done"]
+
+
+class NotifySettings(_Section):
+    """What the people who act are told (targets: POLLER_NOTIFY_URLS). "done" adds every
+    finished hire to the default failures, un-hires and open changes."""
+
+    events: tuple[NotifyEvent, ...] = ("failed", "unhired", "changed")
 
 
 class ChangesSettings(_Section):
@@ -313,6 +365,7 @@ class ConfigFile(_Section):
     server: ServerSettings = ServerSettings()
     web: WebSettings = WebSettings()
     changes: ChangesSettings = ChangesSettings()
+    notify: NotifySettings = NotifySettings()
     logging: LoggingSettings = LoggingSettings()
 
 
@@ -328,6 +381,7 @@ class Settings(BaseSettings, ConfigFile):
     pinpoint_api_key: SecretStr | None = None
     hibob_base64_token: SecretStr | None = None
     web_token: SecretStr | None = None
+    notify_urls: SecretStr | None = None
     config_path: str | None = None
 
     def require_secrets(self, *, pinpoint: bool = True, hibob: bool = True) -> None:
@@ -349,6 +403,7 @@ class Settings(BaseSettings, ConfigFile):
         ]
         if self.web_token is not None:
             values.append(self.web_token.get_secret_value())
+        values.extend(notify_secrets(self.notify_targets()))
         if self.hibob_base64_token is not None:
             try:
                 decoded = base64.b64decode(
@@ -358,6 +413,11 @@ class Settings(BaseSettings, ConfigFile):
             except (binascii.Error, UnicodeDecodeError, ValueError):
                 pass  # not base64: HiBob will refuse it, and the raw form is masked anyway
         return values
+
+    def notify_targets(self) -> list[str]:
+        """The notification targets (Apprise URLs), in order, without repeats."""
+        raw = self.notify_urls.get_secret_value() if self.notify_urls else ""
+        return list(dict.fromkeys(u for u in re.split(r"[\s,]+", raw) if u))
 
     def database_url_for_display(self) -> str:
         """database.url with any password masked."""

@@ -40,8 +40,14 @@ _SECRET_ENV_HINT = {
     "pinpoint": "PINPOINT_API_KEY",
     "hibob": "HIBOB_BASE64_TOKEN",
     "web": "POLLER_WEB_TOKEN",
+    "notify": "POLLER_NOTIFY_URLS",
 }
+# Notification targets are URLs that carry tokens: never in the config file either.
+_NOTIFY_TARGET_KEYS = frozenset({"url", "urls", "target", "targets"})
 _BAD_IN_SECRET = re.compile(r"[\s\x00-\x1f\x7f]")
+# A list of secrets (notification URLs), separated by spaces, commas or lines.
+_BAD_IN_SECRET_LIST = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_SECRET_LISTS = frozenset({"notify_urls"})
 
 
 def load(
@@ -168,7 +174,7 @@ class PollerEnvSource(_LayerSource):
                 continue
             section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
             label = f"env {name}"
-            if _SECRET_KEY.search(key) or _SECRET_KEY.search(section):
+            if _is_secret_key(section, key) or _SECRET_KEY.search(section):
                 self.layer.problems.append(
                     f"{section}.{key}: secrets don't belong here; set {_secret_env_hint(section)} "
                     f"(or its *_FILE form) instead (from {label})"
@@ -195,9 +201,12 @@ class SecretEnvSource(PydanticBaseSettingsSource):
     def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
         super().__init__(settings_cls)
         self.problems: list[str] = []
-        self._values = {attr: self._read(var, env) for attr, var in SECRET_ENV.items()}
+        self._values = {
+            attr: self._read(var, env, listed=attr in _SECRET_LISTS)
+            for attr, var in SECRET_ENV.items()
+        }
 
-    def _read(self, var: str, env: Mapping[str, str]) -> SecretStr | None:
+    def _read(self, var: str, env: Mapping[str, str], *, listed: bool = False) -> SecretStr | None:
         direct = env.get(var, "").strip()
         file_path = env.get(f"{var}_FILE", "").strip()
         value = None
@@ -216,7 +225,10 @@ class SecretEnvSource(PydanticBaseSettingsSource):
                     self.problems.append(f"{var}_FILE: {file_path} is empty")
         elif direct:
             value = direct
-        if value is not None and _BAD_IN_SECRET.search(value):
+        if listed:
+            if value is not None and _BAD_IN_SECRET_LIST.search(value):
+                self.problems.append(f"{var}: contains a control character")
+        elif value is not None and _BAD_IN_SECRET.search(value):
             # Sent in an HTTP header: a line break would be refused on every request.
             self.problems.append(f"{var}: contains a space, line break or control character")
         return None if value is None else SecretStr(value)
@@ -271,7 +283,7 @@ def _secret_key_problems(data: Mapping[str, Any], label: str) -> list[str]:
                 f"{section}.{key}: secrets don't belong in the config; set "
                 f"{_secret_env_hint(section)} (or its *_FILE form) in the environment ({label})"
                 for key in values
-                if _SECRET_KEY.search(key)
+                if _is_secret_key(section, key)
             )
     return problems
 
@@ -283,10 +295,16 @@ def _strip_secret_keys(data: Mapping[str, Any]) -> dict[str, Any]:
         if _is_secret_section(section):
             continue
         if isinstance(values, Mapping):
-            out[section] = {k: v for k, v in values.items() if not _SECRET_KEY.search(k)}
+            out[section] = {k: v for k, v in values.items() if not _is_secret_key(section, k)}
         else:
             out[section] = values
     return out
+
+
+def _is_secret_key(section: str, key: str) -> bool:
+    return bool(_SECRET_KEY.search(key)) or (
+        section == "notify" and key.lower() in _NOTIFY_TARGET_KEYS
+    )
 
 
 def _secret_env_hint(section: str) -> str:

@@ -60,6 +60,7 @@ class Row:
         message: str | None = None,
         *,
         renew: bool = True,
+        notify: tuple[str, str | None] | None = None,
         **values: Any,
     ) -> None:
         """Commit progress (renewing the lease), fenced on this worker's claim."""
@@ -80,6 +81,7 @@ class Row:
             now=self.svc.clock(),
             attempt=self.rec.attempts,
             history=earlier,
+            notify=notify,
             **values,
         )
         for line_step, line_outcome, _ in (*earlier, (step, outcome, message)):
@@ -89,8 +91,21 @@ class Row:
             emit = log.debug if line_outcome in INTENTS else log.info
             emit("application.step", application_id=self.id, step=line_step, outcome=line_outcome)
 
-    def end(self, state: State, outcome: str, message: str | None, **values: Any) -> None:
-        """Leave the row in `state`, unclaimed. The same commit as the step's checkpoint."""
+    def notice(self, event: str, summary: str | None) -> tuple[str, str | None] | None:
+        """An event for the people who act, if they are told of this kind."""
+        return (event, summary) if event in self.svc.notify else None
+
+    def end(
+        self,
+        state: State,
+        outcome: str,
+        message: str | None,
+        *,
+        notify: tuple[str, str | None] | None = None,
+        **values: Any,
+    ) -> None:
+        """Leave the row in `state`, unclaimed. The same commit as the step's checkpoint
+        (and as the event ``notify`` makes, if any)."""
         final: dict[str, Any] = {
             "state": state,
             "claimed_by": None,
@@ -99,7 +114,7 @@ class Row:
             "completed_at": self.svc.clock() if state in FINAL_STATES else None,
         }
         final.update(values)
-        self.save(self.step, outcome, message, renew=False, **final)
+        self.save(self.step, outcome, message, renew=False, notify=notify, **final)
 
 
 def fail(row: Row, message: str, error_step: str | None = None, **values: Any) -> Outcome:
@@ -110,6 +125,7 @@ def fail(row: Row, message: str, error_step: str | None = None, **values: Any) -
         State.FAILED,
         "failed",
         message,
+        notify=row.notice("failed", redact(message)),
         last_error=message,
         last_error_step=error_step or row.step,
         **values,

@@ -48,6 +48,7 @@ from poller.flow.row import Row, fail, release, reschedule
 from poller.hosts import is_loopback_host
 from poller.mapping import build_employee, clean, comment_text
 from poller.models import HIRED, Application, CVStatus, EmployeeLink, Outcome, Record, State
+from poller.redact import redact
 from poller.services import Services
 
 log = structlog.get_logger("poller.sync")
@@ -171,10 +172,25 @@ def _run_steps(row: Row) -> Outcome:
         )
         metrics.hires_total.labels(outcome=Outcome.FAILED).inc()
         row.end(
-            State.FAILED, "cv_skipped", message, last_error=message, last_error_step="cv", **values
+            State.FAILED,
+            "cv_skipped",
+            message,
+            notify=row.notice("failed", redact(message)),
+            last_error=message,
+            last_error_step="cv",
+            **values,
         )
         return Outcome.FAILED
-    row.end(State.DONE, "done", None, last_error=None, last_error_step=None, **values)
+    done = f"in HiBob as employee {employee_id} ({link or EmployeeLink.CREATED}), CV {cv_status}"
+    row.end(
+        State.DONE,
+        "done",
+        None,
+        notify=row.notice("done", done),
+        last_error=None,
+        last_error_step=None,
+        **values,
+    )
     metrics.hires_total.labels(outcome=link or EmployeeLink.CREATED).inc()  # once, at the end
     return Outcome.DONE
 

@@ -87,8 +87,10 @@ def build_services(settings: Settings, ledger: Ledger | None = None) -> Services
     # CV links are Pinpoint's own signed URLs: counted as Pinpoint traffic in the metrics.
     download = build_http(settings, "pinpoint", "", {}, {})
     hibob = build_hibob(settings)
+    notify = frozenset(settings.notify.events) if settings.notify_targets() else frozenset()
     return Services(
         settings=settings,
+        notify=notify,
         ledger=ledger or build_ledger(settings),
         pinpoint=build_pinpoint(settings),
         hibob=hibob,

@@ -19,7 +19,7 @@ from poller.errors import LeaseLost
 from poller.models import OPEN_ACTIONS, ChangeAction, ChangeRecord, Record, State
 from poller.store.schema import application_changes as changes_t
 from poller.store.schema import processed_applications as apps_t
-from poller.store.statements import StoreBase, chunks, record_event, store_errors
+from poller.store.statements import StoreBase, add_notice, chunks, record_event, store_errors
 
 # A change decided when seen: (field, old value, new value, action, note, payload as JSON).
 Decided = tuple[str, str, str, ChangeAction, str | None, str | None]
@@ -65,9 +65,11 @@ class ChangeStore(StoreBase):
         new: str,
         changes: Sequence[Decided],
         now: datetime,
+        notify: bool = False,
     ) -> list[ChangeRecord] | None:
         """Store what was seen, and the changes found in it, in one commit, if the row still
-        holds ``old``; else None (another run recorded this sighting first)."""
+        holds ``old``; else None (another run recorded this sighting first). ``notify``: an
+        event for each change a person has to act on, in the same commit."""
         same = apps_t.c.watched.is_(None) if old is None else apps_t.c.watched == old
         values: dict[str, Any] = {"watched": new}
         if changes:
@@ -99,6 +101,8 @@ class ChangeStore(StoreBase):
                 ids.append(int(inserted))
                 message = f"{field}: {old_value} -> {new_value}" + (f"; {note}" if note else "")
                 record_event(conn, app_id, now, "change", action, message=message)
+                if notify and action in OPEN_ACTIONS:
+                    add_notice(conn, app_id, "changed", f"{message} ({action})", now)
             rows = conn.execute(select(changes_t).where(changes_t.c.id.in_(ids))).mappings()
             return [ChangeRecord(**r) for r in rows]
 
@@ -148,10 +152,12 @@ class ChangeStore(StoreBase):
         outcome: str,
         message: str | None = None,
         row_values: dict[str, Any] | None = None,
+        notify: str | None = None,
         **values: Any,
     ) -> None:
         """Save a claimed change's progress (and, when it ends, the row's new values) with a
-        history line, in one commit, if this worker still holds it."""
+        history line, in one commit, if this worker still holds it. ``notify``: a summary
+        for the people who act (a "changed" event), saved in this commit too."""
         with self._tx() as conn:
             hit = conn.execute(
                 update(changes_t)
@@ -173,6 +179,8 @@ class ChangeStore(StoreBase):
             record_event(
                 conn, change.application_id, now, "change", outcome, message=message, worker=worker
             )
+            if notify is not None:
+                add_notice(conn, change.application_id, "changed", notify, now)
 
     @store_errors
     def changes_of(self, app_id: str) -> list[ChangeRecord]:

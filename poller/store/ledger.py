@@ -29,6 +29,7 @@ from poller.models import (
 )
 from poller.store.changes import ChangeStore, has_open_change
 from poller.store.engine import make_engine
+from poller.store.notices import NoticeStore
 from poller.store.operator import OperatorActions
 from poller.store.schema import HEAD_REVISION
 from poller.store.schema import application_events as events_t
@@ -44,6 +45,7 @@ from poller.store.statements import (
     ROW,
     UNHIRE_CANDIDATES,
     UNHIRED_COUNT,
+    add_notice,
     candidates,
     chunks,
     dialect_insert,
@@ -56,7 +58,7 @@ from poller.store.statements import (
 MIGRATION_LOCK_ID = 7_304_961_226  # any constant; names the advisory lock around migrations
 
 
-class Ledger(OperatorActions, ChangeStore):
+class Ledger(OperatorActions, ChangeStore, NoticeStore):
     """The ledger: a row per application, claimed under leases and checkpointed; its state."""
 
     def __init__(self, url: str, *, pool_size: int = 5, read_only: bool = False) -> None:
@@ -198,8 +200,9 @@ class Ledger(OperatorActions, ChangeStore):
             return list(conn.execute(UNHIRE_CANDIDATES).scalars())
 
     @store_errors
-    def flag_unhired(self, app_id: str, stage: str, *, now: datetime) -> bool:
-        """Raise the un-hire flag (once); the row's state is left as it was."""
+    def flag_unhired(self, app_id: str, stage: str, *, now: datetime, notify: bool = False) -> bool:
+        """Raise the un-hire flag (once); the row's state is left as it was. ``notify``: tell
+        the people who act, in the same commit."""
         with self._tx() as conn:
             n = conn.execute(
                 update(apps_t)
@@ -220,6 +223,8 @@ class Ledger(OperatorActions, ChangeStore):
                     message=f"no longer in a hired stage: {stage}; the HiBob employee is left "
                     f"as it is for HR to decide. `poller ack {app_id}` clears this flag",
                 )
+                if notify:
+                    add_notice(conn, app_id, "unhired", f"stage {stage[:200]}", now)
         return bool(n)
 
     @store_errors
@@ -271,12 +276,14 @@ class Ledger(OperatorActions, ChangeStore):
         now: datetime | None = None,
         attempt: int | None = None,
         history: Sequence[tuple[str, str, str | None]] = (),
+        notify: tuple[str, str | None] | None = None,
         **values: Any,
     ) -> None:
         """Save progress and its history in one commit, if this worker still owns the row.
 
         ``history`` holds earlier (step, outcome, message) lines that this commit also saves
-        (checkpoints the caller deferred to it). ``attempt`` is the row's attempt number as
+        (checkpoints the caller deferred to it). ``notify``: an (event, summary) for the people
+        who act, saved in this commit too. ``attempt`` is the row's attempt number as
         claimed; it is read back when not given.
         """
         now = now or utcnow()
@@ -307,6 +314,8 @@ class Ledger(OperatorActions, ChangeStore):
                     )
                 ],
             )
+            if notify is not None:
+                add_notice(conn, app_id, notify[0], notify[1], now)
 
     # -- reading ---------------------------------------------------------------------------
     @store_errors

@@ -12,6 +12,7 @@ from poller.models import CVStatus, State
 from poller.store.changes import ack_changes
 from poller.store.schema import application_changes as changes_t
 from poller.store.schema import application_events as events_t
+from poller.store.schema import notifications as notices_t
 from poller.store.schema import processed_applications as apps_t
 from poller.store.statements import StoreBase, record_event, store_errors
 
@@ -83,6 +84,11 @@ class OperatorActions(StoreBase):
                     update(changes_t)
                     .where(changes_t.c.application_id == app_id)
                     .values(old_value=None, new_value=None, payload=None, note=None)
+                )
+                conn.execute(
+                    update(notices_t)
+                    .where(notices_t.c.application_id == app_id)
+                    .values(summary=None)
                 )
                 record_event(
                     conn, app_id, now, "operator", "purged", message="personal data removed"

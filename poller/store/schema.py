@@ -48,7 +48,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 # The newest migration in migrations/versions. tests/unit/test_ledger.py checks they agree.
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 
 metadata = MetaData()
 
@@ -163,6 +163,27 @@ application_changes = Table(
     ),
     Index("ix_application_changes_app", "application_id", "id"),
     Index("ix_application_changes_action", "action", "acked_at"),
+)
+
+# Notifications (migration 0006): events for the people who act, written in the commit of
+# what caused them, delivered after the cycle's work. Each target's progress is a cursor in
+# poller_state ("notify_cursor:<hash of its URL>"): the last event id it took.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column(
+        "application_id",
+        String(64),
+        ForeignKey("processed_applications.application_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("event", String(16), nullable=False),  # failed, unhired, changed or done
+    Column("summary", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_notifications_created_at", "created_at"),
 )
 
 # Small key/value facts: the watermark, the last poll, the first cycle.

@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from poller.errors import StoreError
 from poller.models import State
 from poller.store.schema import application_events as events_t
+from poller.store.schema import notifications as notices_t
 from poller.store.schema import processed_applications as apps_t
 
 P = ParamSpec("P")
@@ -157,6 +158,18 @@ def record_event(
             attempt=attempt,
             worker=worker,
         ),
+    )
+
+
+def add_notice(
+    conn: Connection, application_id: str, event: str, summary: str | None, at: datetime
+) -> None:
+    """An event for the people who act, in the caller's transaction (so in the commit of what
+    caused it)."""
+    conn.execute(
+        insert(notices_t).values(
+            application_id=application_id, event=event, summary=summary, created_at=at
+        )
     )
 
 

@@ -86,10 +86,12 @@ class PollerCli:
         db_url: str,
         extra: dict[str, dict[str, Any]] | None = None,
         name: str = "config.toml",
+        *,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.db_url = db_url
         self.config = write_config(tmp_path / name, sb, db_url, merged(BASE, extra or {}))
-        self._env = {**os.environ, **secrets_env(sb)}
+        self._env = {**os.environ, **secrets_env(sb), **(env or {})}
         self._env.pop("POLLER_CRASH_AT", None)
 
     def start(self, *args: str, crash_at: str | None = None) -> subprocess.Popen[str]:

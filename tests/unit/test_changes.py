@@ -270,3 +270,24 @@ def test_open_changes_are_counted_listed_and_closed_by_ack(ledger: Ledger) -> No
     (closed, _) = ledger.changes_of("1")
     assert closed.acked_at == NOW and closed.note == "look | acknowledged: HR changed it"
     assert ledger.ack("1", now=NOW, note=None) == (False, 0)
+
+
+def test_purge_empties_what_changes_and_notifications_say(ledger: Ledger) -> None:
+    processed(ledger, "1")
+    flagged = ("email", "a@x.com", "b@x.com", ChangeAction.FLAGGED, "look", None)
+    ledger.record_sighting(
+        "1", old=None, new='{"email":"b@x.com"}', changes=[flagged], now=NOW, notify=True
+    )
+    (notice,) = ledger.notices_after(0)
+    assert notice.event == "changed" and "b@x.com" in (notice.summary or "")
+    assert ledger.purge("1", now=NOW)
+    (notice,) = ledger.notices_after(0)
+    assert notice.summary is None and notice.candidate_name is None
+    (change,) = ledger.changes_of("1")
+    assert (change.field, change.old_value, change.new_value, change.note) == (
+        "email",
+        None,
+        None,
+        None,
+    )
+    assert ledger.get("1").watched is None  # type: ignore[union-attr]

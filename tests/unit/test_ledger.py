@@ -162,7 +162,7 @@ def test_migrations_build_exactly_the_schema_module(db_url: str) -> None:
     assert diff == []
 
 
-@pytest.mark.parametrize("start", ["0001", "0002", "0003", "0004"])
+@pytest.mark.parametrize("start", ["0001", "0002", "0003", "0004", "0005"])
 def test_an_older_database_upgrades_in_place_keeps_its_rows_and_claims_them(
     db_url: str, start: str
 ) -> None:
