@@ -19,6 +19,7 @@ A 304 to a name update is read back too: it means nothing changed, or that nothi
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -149,7 +150,7 @@ class Watch:
 
     # -- acting ---------------------------------------------------------------------------
 
-    def sync(self, *, stop: Any = None) -> dict[str, int]:
+    def sync(self, *, stop: threading.Event | None = None) -> dict[str, int]:
         """Write the pending changes to HiBob, one at a time, until none is due."""
         outcomes: dict[str, int] = {}
         while stop is None or not stop.is_set():

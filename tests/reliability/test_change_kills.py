@@ -19,7 +19,7 @@ import pytest
 from poller.sandbox import Sandbox
 from poller.store.ledger import Ledger
 from tests.reliability.conftest import DbFactory
-from tests.reliability.harness import PollerCli, Run, ledger_at, report, settle
+from tests.reliability.harness import PollerCli, Run, finish, ledger_at, report, settle
 
 EXTRA = {"discovery": {"full_reconcile_hours": 0.00001}, "worker": {"concurrency": 2}}
 POINTS = [
@@ -108,3 +108,37 @@ def test_a_kill_while_a_change_is_seen_or_written(
         start_date_writes=sum(audit.start_date_writes_per_employee().values()),
         name_writes=sum(audit.name_writes_per_employee().values()),
     )
+
+
+@pytest.mark.slow
+def test_overlapping_runs_write_each_change_once(db_url: str, tmp_path: Path) -> None:
+    """Four `poller run --once` at once after 10 start dates moved and 10 surnames were
+    corrected: each change is recorded once and written once, by one of them."""
+    with Sandbox(seed=73, hires=0) as sb:
+        pp = sb.pinpoint
+        today = sb.clock.now().date()
+        start = (today + timedelta(days=30)).isoformat()
+        hires = [
+            pp.add_hire(f"First{i}", f"Last{i}", f"p{i}@example.com", start_date=start)
+            for i in range(20)
+        ]
+        cli = PollerCli(tmp_path, sb, db_url, {**EXTRA, "worker": {"lease_seconds": 60}})
+        with ledger_at(db_url) as ledger:
+            settle(cli, ledger)
+        moved = (today + timedelta(days=40)).isoformat()
+        for app in hires[:10]:
+            pp.update_offer(pp.applications[app].offers[-1].id, start_on=moved)
+        for app in hires[10:]:
+            pp.edit_candidate(app, last_name="Corrected")
+        sb.faults("hibob", "*", latency_ms=30)  # long enough for all to join in
+        runs = [finish(p) for p in [cli.start("run", "--once") for _ in range(4)]]
+        assert all(r.returncode == 0 for r in runs), [r.describe() for r in runs]
+        with ledger_at(db_url) as ledger:
+            found = {app: [(c.field, c.action) for c in ledger.changes_of(app)] for app in hires}
+        audit = sb.audit()
+    assert all(found[app] == [("start_date", "synced")] for app in hires[:10]), found
+    assert all(found[app] == [("name", "synced")] for app in hires[10:]), found
+    assert sum(audit.start_date_writes_per_employee().values()) == 10
+    assert set(audit.start_date_writes_per_employee().values()) == {1}
+    assert sum(audit.name_writes_per_employee().values()) == 10
+    assert set(audit.name_writes_per_employee().values()) == {1}
