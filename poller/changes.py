@@ -156,30 +156,48 @@ def decide(
     app_id: str,
     hibob_start: date | None,
     today: date,
+    linked: bool = False,
 ) -> tuple[ChangeAction, str | None]:
-    """The action for a change when it is seen, and the note a person reads."""
+    """The action for a change when it is seen, and the note a person reads. ``linked``: the
+    HiBob employee existed before this hire (a rehire, or HR was quicker): the product didn't
+    create it, doesn't know its start date, and writes nothing to it."""
     setting = str(getattr(policy, change.field))
-    ack = f"`poller ack {app_id}` when done"
     if setting == "ignore":
         return ChangeAction.IGNORED, f'changes.{change.field} = "ignore"'
-    if change.field == "email":
-        return ChangeAction.FLAGGED, (
+    why = _not_written(change.field, setting, app_id, hibob_start, today, linked=linked)
+    return (ChangeAction.FLAGGED, why) if why else (ChangeAction.PENDING, None)
+
+
+def _not_written(
+    field: str, setting: str, app_id: str, hibob_start: date | None, today: date, *, linked: bool
+) -> str | None:
+    """Why a change is flagged for a person rather than written; None: it is written."""
+    ack = f"`poller ack {app_id}` when done"
+    if field == "email":
+        return (
             "HiBob's email was not changed (a new email sends the employee an invitation): "
             f"change it in HiBob if it should change; {ack}"
         )
-    if change.field == "job":
-        return ChangeAction.FLAGGED, (
+    if field == "job":
+        return (
             "HiBob's work history was not changed: add a work entry in HiBob, with its "
             f"effective date, if it should change; {ack}"
         )
+    if linked:
+        return linked_note(app_id)
     if setting == "flag":
-        return ChangeAction.FLAGGED, (
-            f'changes.{change.field} = "flag": not written to HiBob; change it there if it '
-            f"should change; {ack}"
+        return (
+            f'changes.{field} = "flag": not written to HiBob; change it there if it should '
+            f"change; {ack}"
         )
-    if has_started(hibob_start, today):
-        return ChangeAction.FLAGGED, started_note(hibob_start, app_id)
-    return ChangeAction.PENDING, None
+    return started_note(hibob_start, app_id) if has_started(hibob_start, today) else None
+
+
+def linked_note(app_id: str) -> str:
+    return (
+        "not written: this hire was linked to an employee already in HiBob (not created by "
+        f"the poller), so HiBob's record is left to a person; `poller ack {app_id}` when done"
+    )
 
 
 def started_note(hibob_start: date | None, app_id: str) -> str:

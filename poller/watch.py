@@ -44,6 +44,7 @@ from poller.models import (
     Application,
     ChangeAction,
     ChangeRecord,
+    EmployeeLink,
     HireSummary,
     Record,
 )
@@ -123,6 +124,7 @@ class Watch:
                 app_id=rec.application_id,
                 hibob_start=rec.start_date,
                 today=now.date(),
+                linked=rec.employee_link == EmployeeLink.LINKED_EXISTING,
             )
             payload = json.dumps(change.payload) if change.payload else None
             decided.append(

@@ -93,7 +93,7 @@ def run_demo(*, hires: int, seed: int) -> int:
         )
         sb.pinpoint.move_application(unhired, "Rejected")
         # After the hire: one offer's start date moves two weeks, one candidate's email changes.
-        moved, emailed = _after_the_hire(sb, ledger, skip=unhired)
+        moved, emailed, had = _after_the_hire(sb, ledger, skip=unhired)
         sb.clock.advance(11 * 60)
         second = cycle.run()
         audit = sb.audit()
@@ -133,8 +133,8 @@ def run_demo(*, hires: int, seed: int) -> int:
         for change in ledger.changes_of(moved):
             click.echo(
                 f"A moved start date: application {moved}'s offer now starts on "
-                f"{change.new_value} (was {change.old_value}). The second cycle saw it and wrote "
-                f"it to HiBob: {change.action} (`poller show {moved}`)."
+                f"{change.new_value} (HiBob had {had}). The second cycle saw it and wrote it to "
+                f"HiBob: {change.action} (`poller show {moved}`)."
             )
         for change in ledger.changes_of(emailed):
             click.echo(
@@ -152,14 +152,17 @@ def run_demo(*, hires: int, seed: int) -> int:
     return 0
 
 
-def _after_the_hire(sb: Sandbox, ledger: Ledger, *, skip: str) -> tuple[str, str]:
+def _after_the_hire(sb: Sandbox, ledger: Ledger, *, skip: str) -> tuple[str, str, str]:
     """Two processed hires other than ``skip``: the first whose employee hasn't started gets
-    an accepted offer two weeks later, the other a new email. Returns their ids."""
+    an accepted offer two weeks later, the other a new email. Returns their ids, and the
+    start date HiBob has for the first."""
     today = sb.clock.now().date()
     done = [
         r
         for r in ledger.rows(limit=0)
-        if r.state == State.DONE and r.application_id != skip and r.hibob_employee_id
+        if r.state == State.DONE
+        and r.application_id != skip
+        and r.employee_link == EmployeeLink.CREATED
     ]
     moved, start = next((r, r.start_date) for r in done if r.start_date and r.start_date > today)
     later = (start + timedelta(days=14)).isoformat()
@@ -168,4 +171,4 @@ def _after_the_hire(sb: Sandbox, ledger: Ledger, *, skip: str) -> tuple[str, str
     sb.pinpoint.edit_candidate(
         emailed.application_id, email=f"new.{emailed.application_id}@example.com"
     )
-    return moved.application_id, emailed.application_id
+    return moved.application_id, emailed.application_id, start.isoformat()

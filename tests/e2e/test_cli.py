@@ -209,7 +209,7 @@ def test_demo_tells_the_whole_story_with_no_credentials() -> None:
     assert re.search(r"Found \d+ hires in Pinpoint \(confidential jobs included\)", text)
     assert "within the 10-minute settle window. It is withdrawn: nobody was created" in text
     assert re.search(r"An un-hire: application \d+ was moved to Rejected after", text)
-    assert re.search(r"offer now starts on [\d-]+ \(was [\d-]+\)\. .* HiBob: synced", text)
+    assert re.search(r"offer now starts on [\d-]+ \(HiBob had [\d-]+\)\. .* HiBob: synced", text)
     assert re.search(r"A changed email: application \d+ .* It is flagged, not written", text)
     assert "The second cycle made 1 write request(s), 1 of them the moved start date" in text
     assert "Traceback" not in out.stderr

@@ -151,6 +151,17 @@ def test_what_is_done_about_a_change(
         assert note is not None and "`poller ack 7`" in note
 
 
+def test_an_employee_linked_not_created_is_never_written() -> None:
+    """A rehire, or HR was quicker: the poller didn't create that employee and doesn't know
+    its start date in HiBob, so nothing is written to it."""
+    for field in ("start_date", "name"):
+        change = changes.Change(field, "a", "b")
+        got, note = changes.decide(
+            change, POLICY, app_id="7", hibob_start=date(2026, 9, 1), today=TODAY, linked=True
+        )
+        assert got is ChangeAction.FLAGGED and note is not None and "linked" in note
+
+
 def test_email_and_job_are_never_written_whatever_the_config_says() -> None:
     for field in ("email", "job"):
         assert field not in changes.WRITABLE
