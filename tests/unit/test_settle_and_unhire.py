@@ -130,3 +130,81 @@ def test_a_flagged_hire_listed_as_hired_again_is_simply_unflagged(ledger: Ledger
     row = ledger.get("1")
     assert row is not None and (row.state, row.hibob_employee_id) == ("done", "e1")
     assert ledger.unhire_candidates() == ["1"]  # a later un-hire flags it again
+
+
+def _withdraw(ledger: Ledger, app_id: str) -> None:
+    assert ledger.claim_next("w", lease_seconds=60, now=NOW, exclude=()) is not None
+    ledger.checkpoint(
+        app_id, "w", step="fetch", outcome="withdrawn", state="withdrawn", claimed_by=None
+    )
+
+
+def test_a_return_records_what_the_listing_says_and_touches_no_other_row(ledger: Ledger) -> None:
+    discover(ledger, [HireSummary("1", NOW), HireSummary("2", NOW)], now=NOW)
+    _withdraw(ledger, "1")
+    _withdraw(ledger, "2")
+    later = NOW + timedelta(hours=1)
+    hired = later - timedelta(minutes=30)
+    counts = discover(ledger, [HireSummary("1", later, hired_at=hired)], now=later)
+    assert counts["returned"] == 1
+    row = ledger.get("1")
+    assert row is not None
+    assert (row.state, row.hired_at, row.pinpoint_updated_at, row.updated_at) == (
+        "pending",
+        hired,
+        later,
+        later,
+    )
+    last = ledger.events("1")[-1]
+    assert (last.step, last.outcome, last.message) == (
+        "discover",
+        "hired_again",
+        "back in a hired stage",
+    )
+    other = ledger.get("2")
+    assert other is not None and other.state == "withdrawn"  # not listed: left as it was
+
+
+def test_a_first_cycle_listing_returns_a_withdrawn_row_as_pending_not_baseline(
+    ledger: Ledger,
+) -> None:
+    discover(ledger, [HireSummary("1", NOW)], now=NOW)
+    _withdraw(ledger, "1")
+    old = HireSummary("1", NOW - timedelta(days=400))
+    discover(ledger, [old], now=NOW, baseline_before=NOW)  # the rule would say baseline
+    row = ledger.get("1")
+    assert row is not None and row.state == "pending"
+
+
+@pytest.mark.parametrize("acknowledged", [False, True])
+def test_an_unflagged_row_forgets_the_whole_flag(ledger: Ledger, acknowledged: bool) -> None:
+    discover(ledger, [HireSummary("1", NOW)], now=NOW)
+    assert ledger.claim_next("w", lease_seconds=60, now=NOW) is not None
+    ledger.checkpoint(
+        "1",
+        "w",
+        step="comment",
+        outcome="done",
+        hibob_employee_id="e1",
+        state="done",
+        claimed_by=None,
+    )
+    ledger.flag_unhired("1", "Rejected", now=NOW)
+    if acknowledged:
+        ledger.ack("1", now=NOW, note="seen")
+    later = NOW + timedelta(hours=1)
+    assert discover(ledger, [HireSummary("1", later)], now=later)["unflagged"] == 1
+    row = ledger.get("1")
+    assert row is not None
+    assert (row.unhired_at, row.unhired_stage, row.unhired_acked_at, row.updated_at) == (
+        None,
+        None,
+        None,
+        later,
+    )
+    last = ledger.events("1")[-1]
+    assert (last.step, last.outcome, last.message) == (
+        "unhire",
+        "cleared",
+        "back in a hired stage: flag cleared",
+    )
