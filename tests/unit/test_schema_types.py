@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, create_engine, text
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, create_engine, text
 from sqlalchemy.exc import StatementError
 
 from poller.store.schema import UTCDateTime
@@ -19,8 +20,18 @@ VALUES = [
 ]
 
 
-def test_aware_datetimes_come_back_aware_utc_and_sqlite_keeps_naive_utc_text() -> None:
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    # Disposed, so no SQLite connection is left for the garbage collector (a ResourceWarning
+    # on Python 3.13).
     engine = create_engine("sqlite://")
+    yield engine
+    engine.dispose()
+
+
+def test_aware_datetimes_come_back_aware_utc_and_sqlite_keeps_naive_utc_text(
+    engine: Engine,
+) -> None:
     meta = MetaData()
     t = Table("t", meta, Column("id", Integer, primary_key=True), Column("at", UTCDateTime()))
     meta.create_all(engine)
@@ -34,8 +45,7 @@ def test_aware_datetimes_come_back_aware_utc_and_sqlite_keeps_naive_utc_text() -
     assert all(v is None or v.tzinfo is UTC for v in back)
 
 
-def test_a_naive_datetime_is_refused() -> None:
-    engine = create_engine("sqlite://")
+def test_a_naive_datetime_is_refused(engine: Engine) -> None:
     meta = MetaData()
     t = Table("t", meta, Column("id", Integer, primary_key=True), Column("at", UTCDateTime()))
     meta.create_all(engine)
