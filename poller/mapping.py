@@ -122,7 +122,8 @@ def _render(template: str, values: Mapping[str, str | None], path: str) -> str:
 
 
 def _email_part(name: str) -> str:
-    folded = unicodedata.normalize("NFKD", name.lower().translate(_FOLD))
+    # Lowered again after NFKD: a compatibility capital (U+210C, U+1D417) decomposes to "H", "X".
+    folded = unicodedata.normalize("NFKD", name.lower().translate(_FOLD)).lower()
     ascii_only = "".join(ch for ch in folded if ch.isascii() and (ch.isalnum() or ch == "-"))
     return re.sub(r"-{2,}", "-", ascii_only).strip("-")
 

@@ -264,3 +264,96 @@ def test_a_refused_visibility_filter_keeps_pinpoints_answer(mocked: responses.Re
         400,
         "bad_filter",
     )
+    assert error.message == (
+        "Pinpoint refused filter[job_visibility] (Bad: no); without it hires at confidential jobs "
+        "can't be listed, so the listing stops here"
+    )
+
+
+NOT_JSON: dict[str, tuple[str, str, str, str, Callable[[], Any]]] = {
+    "pinpoint sample": (
+        "GET",
+        f"{PINPOINT}/applications",
+        "pinpoint",
+        "GET /applications",
+        lambda: pinpoint_client().sample_application_ids(),
+    ),
+    "hibob search": (
+        "POST",
+        f"{HIBOB}/people/search",
+        "hibob",
+        hibob.ENDPOINT_SEARCH,
+        lambda: hibob_client().find_by_email("a@b.example"),
+    ),
+    "hibob documents": (
+        "GET",
+        f"{HIBOB}/docs/people/42",
+        "hibob",
+        hibob.ENDPOINT_DOCS_LIST,
+        lambda: hibob_client().list_documents("42"),
+    ),
+    "hibob read back": (
+        "POST",
+        f"{HIBOB}/people/search",
+        "hibob",
+        hibob.ENDPOINT_SEARCH,
+        lambda: hibob_client().read_employee("42"),
+    ),
+}
+
+
+@pytest.mark.parametrize("call", list(NOT_JSON))
+def test_a_body_that_is_not_json_names_the_api_and_the_endpoint(
+    mocked: responses.RequestsMock, call: str
+) -> None:
+    method, url, api, endpoint, run = NOT_JSON[call]
+    mocked.add(method, url, body="<html>a proxy's page</html>")
+    with pytest.raises(InvalidResponse) as info:
+        run()
+    assert (info.value.api, info.value.endpoint, info.value.status) == (api, endpoint, 200)
+    assert "not valid JSON" in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("path", "endpoint", "run"),
+    [
+        (
+            "/docs/people/X%2F1/shared/upload",
+            hibob.ENDPOINT_DOCS_UPLOAD,
+            lambda c: c.upload_document_file(
+                ODD_ID, "CV.pdf", io.BytesIO(b"%PDF"), "application/pdf"
+            ),
+        ),
+        (
+            "/docs/people/X%2F1/shared",
+            hibob.ENDPOINT_DOCS_URL,
+            lambda c: c.upload_document_url(ODD_ID, "CV.pdf", "https://x.example/cv.pdf", ["CV"]),
+        ),
+    ],
+)
+def test_a_2xx_upload_whose_document_is_not_listed_is_retried_and_blames_that_upload(
+    mocked: responses.RequestsMock, path: str, endpoint: str, run: Callable[[HibobClient], Any]
+) -> None:
+    """An upload answered 2xx without an id, whose document HiBob doesn't list: nothing to
+    duplicate, so the row retries; the error names the upload that answered."""
+    mocked.post(f"{HIBOB}{path}", body="")
+    mocked.get(f"{HIBOB}/docs/people/X%2F1", json={"documents": []})
+    with pytest.raises(RetryableError) as info:
+        run(hibob_client())
+    assert (info.value.api, info.value.endpoint, info.value.status) == ("hibob", endpoint, 200)
+    assert "no document named 'CV.pdf' is listed" in info.value.message
+
+
+def test_the_read_back_skips_employees_without_any_id_and_empties_null_values() -> None:
+    body = {
+        "employees": [
+            {"/root/firstName": {"value": "No id at all"}},
+            {
+                "id": "42",
+                "/root/firstName": {"value": "Ada"},
+                "/root/surname": {"value": None},
+                "/work/startDate": None,
+            },
+        ]
+    }
+    assert parse_employee_fields(body, "42") == {"firstName": "Ada", "surname": "", "startDate": ""}

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from poller.config import HiBobSettings, Settings
-from poller.errors import MappingError, NotFound, PermanentError
+from poller.errors import AuthError, LeaseLost, MappingError, NotFound, PermanentError, StoreError
 from poller.flow import steps
-from poller.flow.row import Row
+from poller.flow.row import Row, release
 from poller.models import Application, Outcome
 from tests.unit.test_flow_row import Commits, Jitter, record
 
@@ -120,6 +122,48 @@ def test_withdrawn_says_where_it_went_and_writes_nothing_else() -> None:
         svc.ledger.calls[0]["withdrawn_stage"] == "S" * 199 + "…"
         or len(svc.ledger.calls[0]["withdrawn_stage"]) == 200
     )
+    nameless = Application(**{**app.__dict__, "stage_name": None, "stage_basic_type": None})
+    row, svc = make_row("fetch")
+    steps._withdrawn(row, nameless)
+    assert svc.ledger.calls[0]["withdrawn_stage"] == ""
+    assert svc.ledger.calls[0]["message"].startswith("no longer in a hired stage () when")
+
+
+@dataclass
+class Releases(Commits):
+    """Records each release; raises ``fails`` when it is set, as a store or a lost lease."""
+
+    released: list[tuple[str, str, datetime, str]] = field(default_factory=list)
+    fails: Exception | None = None
+
+    def release(self, app_id: str, worker: str, *, now: datetime, note: str) -> None:
+        if self.fails is not None:
+            raise self.fails
+        self.released.append((app_id, worker, now, note))
+
+
+def test_a_row_a_stopped_cycle_leaves_is_given_back_with_why() -> None:
+    """Bad credentials stop the cycle: the claimed row goes back (attempt refunded, by the
+    ledger) with the reason, cut to 500 characters; a store that is down gets no write."""
+    row, svc = make_row("employee")
+    svc.ledger = Releases()
+    release(row, AuthError("x" * 600, api="hibob", endpoint="POST /people", status=401))
+    ((app_id, worker, now, note),) = svc.ledger.released
+    assert (app_id, worker, now) == ("8863902", "w1", NOW)
+    assert note == str(AuthError("x" * 600, api="hibob", endpoint="POST /people", status=401))[:500]
+    assert len(note) == 500
+    release(row, StoreError("the store is down"))  # nothing can be written: the lease runs out
+    assert len(svc.ledger.released) == 1
+
+
+@pytest.mark.parametrize(
+    "fails", [StoreError("gone"), LeaseLost("another worker has it")], ids=["store", "lease"]
+)
+def test_a_release_that_cannot_be_written_is_let_go(fails: Exception) -> None:
+    row, svc = make_row("employee")
+    svc.ledger = Releases(fails=fails)
+    release(row, AuthError("bad key", api="hibob", endpoint="POST /people", status=401))
+    assert svc.ledger.released == []  # no raise: the lease expires and another run takes it
 
 
 def test_the_search_waits_out_the_read_lag_then_gives_up() -> None:

@@ -139,3 +139,35 @@ def test_closest_gives_at_most_n_names() -> None:
     names = ["Engineering", "Engineers", "Sales"]
     assert mapping.closest("Enginering", names, n=1) == ["Engineering"]
     assert mapping.closest("Enginering", names) == ["Engineering", "Engineers"]
+    many = ["Engineering", "Engineers", "Engineerings", "Engineer", "Enginery"]
+    assert len(mapping.closest("Enginering", many)) == 3  # three at most by default
+
+
+def test_a_value_with_nothing_close_gets_no_suggestion() -> None:
+    with pytest.raises(MappingError) as info:
+        mapping.build_employee(
+            app(department="Zzyzx"),
+            MappingSettings(default_site="L", on_unknown_department="fail"),
+            today=TODAY,
+            hibob_lists={"department": ["Engineering", "Sales"]},
+        )
+    assert str(info.value) == (
+        "work.department: application 7: 'Zzyzx' is not in HiBob's department list "
+        "(fix: map it in mapping.department_map, or add it to HiBob's department list)"
+    )
+
+
+def test_escaped_braces_in_a_template_are_literal_and_the_fields_after_them_filled() -> None:
+    payload = mapping.build_employee(
+        app(),
+        MappingSettings(
+            default_site="L", extra_fields={"work.custom.x": "{{id}}-{application_id}"}
+        ),
+        today=TODAY,
+    )
+    assert payload.body["work"]["custom"] == {"x": "{id}-7"}
+
+
+def test_an_email_part_is_lowercase_even_from_compatibility_capitals() -> None:
+    assert mapping._email_part("\N{BLACK-LETTER CAPITAL H}ans") == "hans"
+    assert mapping._email_part("\N{MATHEMATICAL BOLD CAPITAL X}avier") == "xavier"

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from poller.discovery import entry
-from poller.models import HireSummary, State
+from poller.models import Entry, HireSummary, State
+from poller.store import ledger as ledger_module
 from poller.store.ledger import Ledger
 from tests.support.ledger import discover
 
@@ -74,6 +75,22 @@ def test_a_withdrawn_hire_listed_as_hired_again_starts_over(ledger: Ledger) -> N
     assert row is not None and (row.state, row.withdrawn_stage) == ("settling", None)
     assert row.next_attempt_at == later + TEN and row.attempts == 0
     assert [e.outcome for e in ledger.events("1")][-1] == "hired_again"
+
+
+def test_a_return_moves_only_a_row_that_is_still_withdrawn(ledger: Ledger) -> None:
+    """The return is a compare-and-set: a row another replica moved on since it was read as
+    withdrawn (claimed here) is left as that replica has it."""
+    discover(ledger, [HireSummary("1", NOW)], now=NOW)
+    assert ledger.claim_next("w", lease_seconds=60, now=NOW) is not None
+    later = NOW + timedelta(hours=1)
+    with ledger.engine.begin() as conn:
+        moved = ledger_module._return(
+            conn, HireSummary("1", later), Entry(State.PENDING, None, later), later
+        )
+    assert moved == 0
+    row = ledger.get("1")
+    assert row is not None and (row.state, row.claimed_by, row.attempts) == ("in_progress", "w", 1)
+    assert "hired_again" not in [e.outcome for e in ledger.events("1")]
 
 
 def test_flags_are_raised_once_listed_by_unhired_cleared_by_ack_and_not_raised_again(
