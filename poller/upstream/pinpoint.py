@@ -133,11 +133,9 @@ class PinpointClient:
         params: dict[str, str],
         parse: Callable[[object], list[T]],
         tally: _Tally,
-        *,
-        page_size: int | None = None,
     ) -> list[T]:
         """Every page, in order, until the first short one; rows deduplicated by id."""
-        size = page_size or self._page_size
+        size = self._page_size
         rows: dict[str, T] = {}
         for number in count(1):
             if number > MAX_PAGES:
@@ -166,13 +164,11 @@ class PinpointClient:
 
     # -- jobs ------------------------------------------------------------------------------
 
-    def list_jobs(self, *, stages: bool = True, page_size: int | None = None) -> list[Job]:
+    def list_jobs(self, *, stages: bool = True) -> list[Job]:
         params = {"filter[visibility]": JOB_VISIBILITY}
         if stages:
             params["include"] = "stages"
-        return self._all_pages(
-            "/jobs", ENDPOINT_JOBS, params, parse_jobs_page, _Tally(), page_size=page_size
-        )
+        return self._all_pages("/jobs", ENDPOINT_JOBS, params, parse_jobs_page, _Tally())
 
     def resolve_hired_stages(self, names: Sequence[str], ids: Sequence[str]) -> HiredStages:
         """Stage ids whose name matches (trimmed, ignoring case) or whose id is listed; with

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -429,6 +429,32 @@ def test_a_scoped_key_403_names_the_scope(mocked: responses.RequestsMock) -> Non
         make_client().list_comments("1")
     assert info.value.status == 403 and "Comments: read" in str(info.value)
     assert "no read access to comments" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("path", "endpoint", "scope", "call"),
+    [
+        ("/jobs", "GET /jobs", "Jobs: read, and Stages: read", lambda c: c.list_jobs()),
+        (
+            "/applications",
+            "GET /applications",
+            "Applications: read",
+            lambda c: c.sample_application_ids(),
+        ),
+    ],
+)
+def test_each_read_names_its_own_scope_on_a_403(
+    mocked: responses.RequestsMock,
+    path: str,
+    endpoint: str,
+    scope: str,
+    call: Callable[[PinpointClient], object],
+) -> None:
+    mocked.get(f"{BASE}{path}", status=403, json=error(403, "forbidden", "Not allowed"))
+    with pytest.raises(AuthError) as info:
+        call(make_client())
+    assert (info.value.endpoint, info.value.status) == (endpoint, 403)
+    assert f"the API key needs {scope} (Pinpoint: Settings > API Keys)" in str(info.value)
 
 
 # --- one application --------------------------------------------------------------------
