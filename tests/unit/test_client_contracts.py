@@ -108,22 +108,25 @@ def test_each_hibob_call_goes_where_it_says_and_is_counted_by_its_endpoint(
     assert mocked.calls[0].request.method == method
 
 
-@pytest.mark.parametrize(
-    ("call", "path", "endpoint"),
-    [
-        ("documents", "/docs/people/X%2F1", hibob.ENDPOINT_DOCS_LIST),
-        ("search", "/people/search", hibob.ENDPOINT_SEARCH),
-        ("read back", "/people/search", hibob.ENDPOINT_SEARCH),
-    ],
-)
+# An answer a read can't use: (body, what the error says of it).
+UNREADABLE = {
+    "wrong shape": (json.dumps({"unexpected": True}), ": missing"),
+    "not JSON": ("<html>a proxy's page</html>", "not valid JSON"),
+}
+
+
+@pytest.mark.parametrize("answer", list(UNREADABLE))
+@pytest.mark.parametrize("call", ["documents", "search", "read back"])
 def test_an_unreadable_answer_names_hibob_and_the_endpoint(
-    mocked: responses.RequestsMock, call: str, path: str, endpoint: str
+    mocked: responses.RequestsMock, call: str, answer: str
 ) -> None:
-    method, _, _, run = CALLS[call]
-    mocked.add(method, f"{HIBOB}{path}", json={"unexpected": True})
+    method, path, endpoint, run = CALLS[call]
+    body, why = UNREADABLE[answer]
+    mocked.add(method, f"{HIBOB}{path}", body=body, content_type="application/json")
     with pytest.raises(InvalidResponse) as info:
         run(hibob_client())
     assert (info.value.api, info.value.endpoint, info.value.status) == ("hibob", endpoint, 200)
+    assert why in info.value.message
 
 
 def test_a_document_item_of_neither_shape_is_named() -> None:
@@ -270,48 +273,19 @@ def test_a_refused_visibility_filter_keeps_pinpoints_answer(mocked: responses.Re
     )
 
 
-NOT_JSON: dict[str, tuple[str, str, str, str, Callable[[], Any]]] = {
-    "pinpoint sample": (
-        "GET",
-        f"{PINPOINT}/applications",
+def test_a_sample_that_is_not_json_names_pinpoint_and_the_endpoint(
+    mocked: responses.RequestsMock,
+) -> None:
+    body, why = UNREADABLE["not JSON"]
+    mocked.get(f"{PINPOINT}/applications", body=body)
+    with pytest.raises(InvalidResponse) as info:
+        pinpoint_client().sample_application_ids()
+    assert (info.value.api, info.value.endpoint, info.value.status) == (
         "pinpoint",
         "GET /applications",
-        lambda: pinpoint_client().sample_application_ids(),
-    ),
-    "hibob search": (
-        "POST",
-        f"{HIBOB}/people/search",
-        "hibob",
-        hibob.ENDPOINT_SEARCH,
-        lambda: hibob_client().find_by_email("a@b.example"),
-    ),
-    "hibob documents": (
-        "GET",
-        f"{HIBOB}/docs/people/42",
-        "hibob",
-        hibob.ENDPOINT_DOCS_LIST,
-        lambda: hibob_client().list_documents("42"),
-    ),
-    "hibob read back": (
-        "POST",
-        f"{HIBOB}/people/search",
-        "hibob",
-        hibob.ENDPOINT_SEARCH,
-        lambda: hibob_client().read_employee("42"),
-    ),
-}
-
-
-@pytest.mark.parametrize("call", list(NOT_JSON))
-def test_a_body_that_is_not_json_names_the_api_and_the_endpoint(
-    mocked: responses.RequestsMock, call: str
-) -> None:
-    method, url, api, endpoint, run = NOT_JSON[call]
-    mocked.add(method, url, body="<html>a proxy's page</html>")
-    with pytest.raises(InvalidResponse) as info:
-        run()
-    assert (info.value.api, info.value.endpoint, info.value.status) == (api, endpoint, 200)
-    assert "not valid JSON" in info.value.message
+        200,
+    )
+    assert why in info.value.message
 
 
 @pytest.mark.parametrize(

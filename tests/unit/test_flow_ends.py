@@ -147,10 +147,11 @@ def test_a_row_a_stopped_cycle_leaves_is_given_back_with_why() -> None:
     ledger) with the reason, cut to 500 characters; a store that is down gets no write."""
     row, svc = make_row("employee")
     svc.ledger = Releases()
-    release(row, AuthError("x" * 600, api="hibob", endpoint="POST /people", status=401))
+    refused = AuthError("x" * 600, api="hibob", endpoint="POST /people", status=401)
+    release(row, refused)
     ((app_id, worker, now, note),) = svc.ledger.released
     assert (app_id, worker, now) == ("8863902", "w1", NOW)
-    assert note == str(AuthError("x" * 600, api="hibob", endpoint="POST /people", status=401))[:500]
+    assert note == str(refused)[:500]
     assert len(note) == 500
     release(row, StoreError("the store is down"))  # nothing can be written: the lease runs out
     assert len(svc.ledger.released) == 1
